@@ -1,0 +1,126 @@
+"""The ``msrc`` command line.
+
+Exit status: 0 success; 2 the input is wrong (scenario, options, files), with
+one line per problem and no traceback; 1 a run failed for another reason.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Callable, Optional, TypeVar
+
+import typer
+
+from .errors import Issue, ScenarioError
+
+app = typer.Typer(
+    name="msrc",
+    help="Multi-Site Resiliency Cooperative: keep a mobile network alive through a grid outage.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+T = TypeVar("T")
+
+ScenarioFile = Annotated[Path, typer.Argument(help="Scenario YAML file.", show_default=False)]
+SetOption = Annotated[
+    Optional[list[str]],
+    typer.Option("--set", "-s", help="Override a scenario key, KEY=VALUE (repeatable), e.g. traffic.load=1.8."),
+]
+VariantOption = Annotated[
+    Optional[str], typer.Option("--variant", "-v", help="Apply a named variant of the scenario (e.g. heavy).")
+]
+
+
+def _fail(issues: list[Issue]) -> None:
+    for issue in issues:
+        typer.echo(f"error: {issue}", err=True)
+    raise typer.Exit(2)
+
+
+def _guard(action: Callable[[], T]) -> T:
+    """Run ``action``; report scenario errors as lines on stderr and exit 2."""
+    try:
+        return action()
+    except ScenarioError as exc:
+        _fail(exc.issues)
+    raise AssertionError("unreachable")
+
+
+@app.command()
+def validate(scenario: ScenarioFile, set_: SetOption = None, variant: VariantOption = None) -> None:
+    """Check a scenario (and each of its variants); print ok and its size, or every error."""
+    from .loader import load_scenario, variant_names
+
+    overrides = tuple(set_ or ())
+    base = _guard(lambda: load_scenario(scenario, overrides, variant))
+    problems: list[Issue] = []
+    lines = [f"ok: {scenario}{f' (variant {variant})' if variant else ''}: {base.scenario.size_summary()}"]
+    if variant is None:
+        for name in _guard(lambda: variant_names(scenario)):
+            try:
+                loaded = load_scenario(scenario, overrides, name)
+            except ScenarioError as exc:
+                problems.extend(Issue(i.where, i.path, f"{i.message} (variant {name})") for i in exc.issues)
+            else:
+                lines.append(f"ok: variant {name}: {loaded.scenario.size_summary()}")
+    if problems:
+        _fail(problems)
+    for line in lines:
+        typer.echo(line)
+
+
+@app.command()
+def schema(
+    output_format: Annotated[
+        str, typer.Option("--format", "-f", help="json (JSON Schema for editors) or markdown (reference).")
+    ] = "json",
+) -> None:
+    """Print the scenario format: its JSON Schema, or the Markdown reference."""
+    from .reference import scenario_reference_markdown
+    from .scenario import scenario_json_schema
+
+    if output_format == "json":
+        typer.echo(json.dumps(scenario_json_schema(), indent=2))
+    elif output_format == "markdown":
+        typer.echo(scenario_reference_markdown(), nl=False)
+    else:
+        _fail([Issue("--format", "", f"= {output_format!r}: must be json or markdown")])
+
+
+@app.command()
+def inputs(
+    scenario: ScenarioFile,
+    output: Annotated[Path, typer.Option("--output", "-o", help="NetCDF file to write (group /inputs).")],
+    trial: Annotated[int, typer.Option("--trial", "-t", min=0, help="Monte Carlo trial index.")] = 0,
+    set_: SetOption = None,
+    variant: VariantOption = None,
+) -> None:
+    """Build the inputs Dataset of a scenario and write it to NetCDF."""
+    from .inputs import build_inputs
+    from .loader import load_scenario
+    from .netcdf import write_netcdf
+
+    if output.exists() and output.is_dir():
+        _fail([Issue(str(output), "--output", "is a directory, not a file")])
+    loaded = _guard(lambda: load_scenario(scenario, tuple(set_ or ()), variant))
+    dataset = build_inputs(loaded.scenario, trial=trial)
+    attrs = {"msrc_version": dataset.attrs["msrc_version"], "scenario_yaml": dataset.attrs["scenario_yaml"], **loaded.provenance()}
+    try:
+        write_netcdf(output, inputs=dataset, attrs=attrs)
+    except OSError as exc:
+        _fail([Issue(str(output), "--output", f"cannot write: {exc.strerror or exc}")])
+    sizes = ", ".join(f"{name} {size}" for name, size in dataset.sizes.items())
+    typer.echo(f"wrote {output}: {sizes}")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,449 @@
+"""Reading scenario YAML files: ``extends``, variants, ``--set`` overrides, CSV tables.
+
+Every key read keeps the place it came from (``file:line``, a CSV row, or the
+``--set`` option that set it), so that a validation error names the place a
+person has to edit. Data flows one way::
+
+    YAML files -> merged dictionary -> variant -> overrides -> CSV tables -> Scenario
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from .errors import Issue, RuleViolation, ScenarioError
+from .scenario import Scenario
+from .tables import read_csv_rows
+
+Path_ = tuple[Any, ...]
+
+#: Scenario keys that may hold a CSV file path in place of a list of rows.
+TABLE_KEYS: tuple[Path_, ...] = (("network", "sites"), ("bands", "table"), ("power", "coefficients"))
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where a key was set: a file and line, or a command-line override."""
+
+    label: str
+    base_dir: Path
+
+    def __str__(self) -> str:
+        return self.label
+
+
+@dataclass
+class SourceMap:
+    """The place each key path of a scenario dictionary was set."""
+
+    places: dict[Path_, Place] = field(default_factory=dict)
+
+    def find(self, path: Path_) -> Place | None:
+        """The place of ``path`` or of its closest ancestor that has one."""
+        for end in range(len(path), -1, -1):
+            place = self.places.get(tuple(path[:end]))
+            if place is not None:
+                return place
+        return None
+
+    def update(self, other: SourceMap, prefix: Path_ = ()) -> None:
+        for path, place in other.places.items():
+            self.places[prefix + path] = place
+
+
+@dataclass(frozen=True)
+class LoadedScenario:
+    """A validated scenario and how it was obtained."""
+
+    scenario: Scenario
+    source: Path | None
+    variant: str | None = None
+    overrides: tuple[str, ...] = ()
+
+    def provenance(self) -> dict[str, str]:
+        """Text attributes describing the origin, for NetCDF files."""
+        return {
+            "scenario_source": str(self.source) if self.source else "",
+            "scenario_variant": self.variant or "",
+            "scenario_overrides": " ".join(self.overrides),
+        }
+
+
+# ---------------------------------------------------------------- YAML files
+
+
+def _read_yaml(path: Path) -> tuple[dict[str, Any], SourceMap]:
+    """Parse one YAML file into a dictionary and the line of every key."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ScenarioError(Issue(str(path), "", "scenario file not found")) from None
+    except IsADirectoryError:
+        raise ScenarioError(Issue(str(path), "", "is a directory, not a scenario file")) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError(Issue(str(path), "", f"cannot read scenario file: {exc}")) from None
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = f":{mark.line + 1}" if mark is not None else ""
+        problem = " ".join(p for p in (exc.context, exc.problem) if p)
+        raise ScenarioError(Issue(f"{path}{line}", "", f"YAML syntax error: {problem}")) from None
+    except yaml.YAMLError as exc:
+        raise ScenarioError(Issue(str(path), "", f"YAML error: {exc}")) from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ScenarioError(Issue(f"{path}:1", "", f"a scenario must be a mapping of keys, not a {type(data).__name__}"))
+    sources = SourceMap()
+    issues: list[Issue] = []
+    if root is not None:
+        _record_places(root, (), path, sources, issues)
+    if issues:
+        raise ScenarioError(issues)
+    return data, sources
+
+
+def _record_places(node: yaml.Node, path: Path_, file: Path, sources: SourceMap, issues: list[Issue]) -> None:
+    base = file.parent
+    if isinstance(node, yaml.MappingNode):
+        seen: set[Any] = set()
+        for key_node, value_node in node.value:
+            key = _key_of(key_node)
+            label = f"{file}:{key_node.start_mark.line + 1}"
+            if key in seen:
+                issues.append(Issue(label, _dotted(path + (key,)), "duplicate key (a key may appear once per mapping)"))
+            seen.add(key)
+            sources.places[path + (key,)] = Place(label, base)
+            _record_places(value_node, path + (key,), file, sources, issues)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            sources.places[path + (index,)] = Place(f"{file}:{item.start_mark.line + 1}", base)
+            _record_places(item, path + (index,), file, sources, issues)
+
+
+def _key_of(node: yaml.Node) -> Any:
+    """The Python value of a mapping key node, as ``yaml.safe_load`` builds it."""
+    if isinstance(node, yaml.ScalarNode) and not node.tag.endswith(":str"):
+        return yaml.safe_load(node.value)
+    return node.value if isinstance(node, yaml.ScalarNode) else str(node.value)
+
+
+def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    """Merge ``top`` over ``base``: mappings merge key by key, anything else replaces."""
+    merged = dict(base)
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def _read_with_parents(path: Path, chain: tuple[Path, ...] = ()) -> tuple[dict[str, Any], SourceMap]:
+    """Read a scenario file and, recursively, the files it ``extends``."""
+    resolved = path.resolve()
+    if resolved in chain:
+        cycle = " -> ".join(str(p) for p in (*chain, resolved))
+        raise ScenarioError(Issue(str(path), "extends", f"files extend each other in a cycle: {cycle}"))
+    data, sources = _read_yaml(path)
+    parent = data.pop("extends", None)
+    if parent is None:
+        return data, sources
+    if not isinstance(parent, str) or not parent:
+        place = sources.find(("extends",))
+        raise ScenarioError(Issue(str(place), "extends", f"= {parent!r}: must be a file path"))
+    parent_path = path.parent / parent
+    if not parent_path.exists():
+        place = sources.find(("extends",))
+        raise ScenarioError(Issue(str(place), "extends", f"= {parent!r}: file not found ({parent_path})"))
+    parent_data, parent_sources = _read_with_parents(parent_path, (*chain, resolved))
+    merged_sources = SourceMap(dict(parent_sources.places))
+    merged_sources.update(sources)
+    return _deep_merge(parent_data, data), merged_sources
+
+
+# ---------------------------------------------------------------- variants and overrides
+
+
+def _apply_variant(data: dict[str, Any], sources: SourceMap, variant: str | None) -> dict[str, Any]:
+    variants = data.pop("variants", None) or {}
+    if variant is None:
+        return data
+    if not isinstance(variants, dict) or variant not in variants:
+        names = ", ".join(sorted(variants)) if isinstance(variants, dict) and variants else "none are defined"
+        raise ScenarioError(Issue("--variant", "variants", f"no variant named {variant!r} (variants: {names})"))
+    patch = variants[variant]
+    if patch is None:
+        return data
+    if not isinstance(patch, dict):
+        place = sources.find(("variants", variant))
+        raise ScenarioError(Issue(str(place), f"variants.{variant}", "a variant must be a mapping of keys to override"))
+    prefix = ("variants", variant)
+    for path, place in list(sources.places.items()):
+        if path[: len(prefix)] == prefix and len(path) > len(prefix):
+            sources.places[path[len(prefix):]] = place
+    return _deep_merge(data, patch)
+
+
+def _apply_override(data: dict[str, Any], sources: SourceMap, text: str) -> None:
+    label = f"--set {text}"
+    key, sep, raw = text.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise ScenarioError(Issue(label, "", "expected KEY=VALUE, for example traffic.load=1.8"))
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError as exc:
+        raise ScenarioError(Issue(label, key, f"value is not valid YAML: {exc}")) from None
+    parts: list[Any] = key.split(".")
+    if any(not p for p in parts):
+        raise ScenarioError(Issue(label, key, "empty part in the key path"))
+    target: Any = data
+    for depth, part in enumerate(parts[:-1]):
+        if isinstance(target, list) and part.isdigit() and int(part) < len(target):
+            parts[depth] = int(part)
+            target = target[int(part)]
+            continue
+        if not isinstance(target, dict):
+            raise ScenarioError(Issue(label, key, f"{_dotted(tuple(parts[:depth]))} is not a section with keys"))
+        target = target.setdefault(part, {})
+    last = parts[-1]
+    if isinstance(target, list) and last.isdigit() and int(last) < len(target):
+        parts[-1] = int(last)
+        target[int(last)] = value
+    elif isinstance(target, dict):
+        target[last] = value
+    else:
+        raise ScenarioError(Issue(label, key, f"{_dotted(tuple(parts[:-1]))} is not a section with keys"))
+    path = tuple(parts)
+    for old in [p for p in sources.places if p[: len(path)] == path]:
+        del sources.places[old]
+    sources.places[path] = Place(label, Path.cwd())
+
+
+# ---------------------------------------------------------------- tables
+
+
+def _load_tables(data: dict[str, Any], sources: SourceMap) -> None:
+    """Replace CSV paths of table keys by their rows, recording each row's line."""
+    for table_path in TABLE_KEYS:
+        section = data.get(table_path[0])
+        if not isinstance(section, dict):
+            continue
+        value = section.get(table_path[1])
+        if not isinstance(value, str):
+            continue
+        place = sources.find(table_path)
+        base = place.base_dir if place else Path.cwd()
+        csv_path = Path(value) if Path(value).is_absolute() else base / value
+        try:
+            rows, lines = read_csv_rows(csv_path)
+        except ScenarioError as exc:
+            raise ScenarioError(
+                [Issue(str(place) if place else "", _dotted(table_path), f"= {value!r}: {i.message} ({i.where})") for i in exc.issues]
+            ) from None
+        section[table_path[1]] = rows
+        for index, (row, line) in enumerate(zip(rows, lines)):
+            row_place = Place(f"{csv_path}:{line}", csv_path.parent)
+            sources.places[table_path + (index,)] = row_place
+            for column in row:
+                sources.places[table_path + (index, column)] = row_place
+
+
+# ---------------------------------------------------------------- validation errors
+
+
+def _dotted(path: Iterable[Any]) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def _strip_union_tags(loc: Path_, data: Any) -> Path_:
+    """Drop the discriminator tags pydantic inserts in error locations."""
+    cleaned: list[Any] = []
+    current = data
+    for part in loc:
+        if isinstance(current, dict) and part not in current and current.get("distribution") == part:
+            continue
+        cleaned.append(part)
+        if isinstance(current, dict):
+            current = current.get(part)
+        elif isinstance(current, list) and isinstance(part, int) and part < len(current):
+            current = current[part]
+        else:
+            current = None
+    return tuple(cleaned)
+
+
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    """The pydantic models an annotation can hold directly."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _models_in(typing.get_args(annotation)[0])
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    if origin in (typing.Union, types.UnionType):
+        return [m for arg in typing.get_args(annotation) for m in _models_in(arg)]
+    return []
+
+
+def _child_annotation(annotation: Any, part: Any) -> Any:
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _child_annotation(typing.get_args(annotation)[0], part)
+    models = _models_in(annotation)
+    if models:
+        for model in models:
+            if part in model.model_fields:
+                return model.model_fields[part].annotation
+        return None
+    if origin in (typing.Union, types.UnionType):
+        for arg in typing.get_args(annotation):
+            child = _child_annotation(arg, part)
+            if child is not None:
+                return child
+        return None
+    if origin is list:
+        return typing.get_args(annotation)[0]
+    if origin is dict:
+        return typing.get_args(annotation)[1]
+    return None
+
+
+def valid_keys_at(path: Path_) -> list[str]:
+    """The keys the scenario format allows in the mapping at ``path``."""
+    annotation: Any = Scenario
+    for part in path:
+        annotation = _child_annotation(annotation, part)
+        if annotation is None:
+            return []
+    keys: list[str] = []
+    for model in _models_in(annotation):
+        keys.extend(k for k in model.model_fields if k not in keys)
+    return keys
+
+
+def _format_value(value: Any) -> str:
+    text = repr(value) if isinstance(value, str) else yaml.safe_dump(value, default_flow_style=True).strip()
+    if text.endswith("\n..."):
+        text = text[:-4]
+    text = text.removesuffix("...").strip()
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _issues_from(exc: ValidationError, data: dict[str, Any], sources: SourceMap) -> list[Issue]:
+    issues: list[Issue] = []
+    for error in exc.errors(include_url=False):
+        loc = _strip_union_tags(tuple(error["loc"]), data)
+        kind = error["type"]
+        cause = (error.get("ctx") or {}).get("error")
+        if isinstance(cause, RuleViolation):
+            loc = loc + cause.subpath
+            message = cause.message
+        elif kind == "extra_forbidden":
+            allowed = valid_keys_at(loc[:-1])
+            close = difflib.get_close_matches(str(loc[-1]), allowed, n=1, cutoff=0.5)
+            hint = f"did you mean {close[0]!r}?" if close else f"valid keys: {', '.join(allowed)}"
+            message = f"unknown key; {hint}"
+        elif kind == "missing":
+            message = "required key is missing"
+        else:
+            text = error["msg"].removeprefix("Value error, ")
+            message = f"= {_format_value(error['input'])}: {text[:1].lower()}{text[1:]}"
+        place = sources.find(loc)
+        issues.append(Issue(str(place) if place else "", _dotted(loc), message))
+    return sorted(issues, key=_issue_order)
+
+
+def _issue_order(issue: Issue) -> tuple[str, int, str]:
+    """Sort issues by file, then line, then key path."""
+    file, _, line = issue.where.rpartition(":")
+    return (file, int(line), issue.path) if line.isdigit() else (issue.where, 0, issue.path)
+
+
+# ---------------------------------------------------------------- entry points
+
+
+def scenario_from_dict(
+    data: dict[str, Any], sources: SourceMap | None = None, *, base_dir: Path | None = None
+) -> Scenario:
+    """Validate a scenario dictionary, raising :class:`ScenarioError` with every issue."""
+    sources = sources or SourceMap()
+    data = copy.deepcopy(data)
+    data.pop("extends", None)
+    data.pop("variants", None)
+    if base_dir is not None:
+        for key in data:
+            sources.places.setdefault((key,), Place("", base_dir))
+    _load_tables(data, sources)
+    try:
+        return Scenario.model_validate(data, context={"base_dir": base_dir or Path.cwd()})
+    except ValidationError as exc:
+        raise ScenarioError(_issues_from(exc, data, sources)) from None
+
+
+def load_scenario(
+    path: str | Path, overrides: Iterable[str] = (), variant: str | None = None
+) -> LoadedScenario:
+    """Read, merge and validate a scenario YAML file.
+
+    Parameters
+    ----------
+    path:
+        The scenario file. ``extends: other.yaml`` inside it is read first
+        (relative to the file) and merged under it.
+    overrides:
+        ``KEY=VALUE`` strings, applied last (``traffic.load=1.8``); the value
+        is read as YAML.
+    variant:
+        Name of an entry of the file's ``variants`` mapping to apply before the
+        overrides.
+
+    Raises
+    ------
+    ScenarioError
+        With every problem found, each naming its file and line.
+    """
+    path = Path(path)
+    overrides = tuple(overrides)
+    data, sources = _read_with_parents(path)
+    data = _apply_variant(data, sources, variant)
+    for text in overrides:
+        _apply_override(data, sources, text)
+    scenario = scenario_from_dict(data, sources)
+    return LoadedScenario(scenario, path, variant, overrides)
+
+
+def variant_names(path: str | Path) -> list[str]:
+    """Names of the variants a scenario file (or a file it extends) declares."""
+    data, _ = _read_with_parents(Path(path))
+    variants = data.get("variants") or {}
+    return list(variants) if isinstance(variants, dict) else []
+
+
+def scenario_to_yaml(scenario: Scenario) -> str:
+    """The complete scenario as YAML: every default written out, tables inline.
+
+    The text is self-contained: :func:`scenario_from_yaml` rebuilds the same
+    scenario from it, with no file around.
+    """
+    data = scenario.model_dump(mode="json", exclude={"extends", "variants"})
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+
+
+def scenario_from_yaml(text: str) -> Scenario:
+    """Rebuild a scenario from :func:`scenario_to_yaml` text (e.g. a results file)."""
+    return scenario_from_dict(yaml.safe_load(text))

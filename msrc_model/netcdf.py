@@ -1,0 +1,88 @@
+"""NetCDF files of msrc: inputs and results kept apart, written atomically.
+
+A file holds up to two groups, ``/inputs`` (what the model was given, see
+:func:`msrc_model.inputs.build_inputs`) and ``/results`` (what a solve
+produced). The root group carries the provenance: the msrc version and the
+complete scenario YAML, so the file alone says how it was made::
+
+    import xarray as xr
+    tree = xr.open_datatree("inputs.nc")
+    inputs = tree["inputs"].to_dataset()
+    # or: xr.open_dataset("inputs.nc", group="inputs")
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Mapping
+
+import xarray as xr
+
+INPUTS_GROUP = "inputs"
+RESULTS_GROUP = "results"
+
+
+def write_netcdf(
+    path: str | Path,
+    *,
+    inputs: xr.Dataset | None = None,
+    results: xr.Dataset | None = None,
+    attrs: Mapping[str, str] | None = None,
+) -> Path:
+    """Write inputs and/or results to one NetCDF-4 file, atomically.
+
+    The data go to a temporary file in the target folder, which is renamed
+    onto ``path`` only once complete: an interrupted or failed write never
+    leaves a partial file under the final name (nor a stray temporary file).
+
+    Parameters
+    ----------
+    path:
+        Target file; its folder is created if missing.
+    inputs, results:
+        Datasets written to the ``/inputs`` and ``/results`` groups.
+    attrs:
+        Text attributes of the root group (provenance).
+
+    Returns
+    -------
+    Path
+        The path written.
+    """
+    if inputs is None and results is None:
+        raise ValueError("nothing to write: give inputs, results or both")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    groups: dict[str, xr.Dataset] = {"/": xr.Dataset(attrs=dict(attrs or {}))}
+    if inputs is not None:
+        groups[f"/{INPUTS_GROUP}"] = inputs
+    if results is not None:
+        groups[f"/{RESULTS_GROUP}"] = results
+    tree = xr.DataTree.from_dict(groups)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    os.close(handle)
+    try:
+        tree.to_netcdf(temporary, engine="netcdf4", mode="w")
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def read_netcdf(path: str | Path) -> tuple[xr.Dataset | None, xr.Dataset | None, dict[str, str]]:
+    """Read a file written by :func:`write_netcdf` fully into memory.
+
+    Returns
+    -------
+    inputs, results, attrs:
+        The two groups (``None`` where absent) and the root attributes.
+    """
+    with xr.open_datatree(path, engine="netcdf4") as tree:
+        tree = tree.load()
+        inputs = tree[INPUTS_GROUP].to_dataset() if INPUTS_GROUP in tree.children else None
+        results = tree[RESULTS_GROUP].to_dataset() if RESULTS_GROUP in tree.children else None
+        attrs = dict(tree.attrs)
+    return inputs, results, attrs
