@@ -199,34 +199,32 @@ def user_site_channel(
     radio_cfg = scenario.radio
     bands = scenario.bands.table
     n_users, n_sites = len(user_xy), len(site_xy)
-    distance = geometry.pairwise_distances_m(user_xy, site_xy)
+    # float32 halves the memory of the user x site matrices; dB values need no more
+    distance = geometry.pairwise_distances_m(user_xy, site_xy, dtype=np.float32)
     if radio_cfg.line_of_sight == "random":
         los = rng.random((n_users, n_sites)) < radio.uma_los_probability(distance)
     else:
         los = np.full((n_users, n_sites), radio_cfg.line_of_sight == "los")
     if radio_cfg.shadowing:
-        shadow_db = rng.standard_normal((n_users, n_sites))
-        shadow_db *= np.where(los, radio_cfg.shadowing_std_los_db, radio_cfg.shadowing_std_nlos_db)
+        shadow_db = rng.standard_normal((n_users, n_sites), dtype=np.float32)
+        shadow_db *= np.where(los, np.float32(radio_cfg.shadowing_std_los_db), np.float32(radio_cfg.shadowing_std_nlos_db))
     else:
-        shadow_db = np.zeros((n_users, n_sites))
+        shadow_db = np.zeros((n_users, n_sites), dtype=np.float32)
 
     h_bs, h_ut = scenario.network.bs_height_m, radio_cfg.ue_height_m
     k = min(CANDIDATE_SITES_PER_USER, n_sites)
     rows = np.arange(n_users)[:, None]
     n_bands = len(bands)
-    path_loss = np.empty((n_users, k, n_bands))
+    path_loss = np.empty((n_users, k, n_bands), dtype=np.float32)
     rx_mw = np.empty((n_users, k, n_bands))
     total_mw = np.empty((n_users, n_bands))
     order = None
     for b, band in enumerate(bands):  # a handful of bands; every user and site at once
         f_ghz = band.frequency_mhz / 1e3
-        loss = np.where(
-            los,
-            radio.uma_path_loss_los_db(distance, f_ghz, h_bs, h_ut),
-            radio.uma_path_loss_nlos_db(distance, f_ghz, h_bs, h_ut),
-        )
+        loss = radio.uma_path_loss_db(distance, f_ghz, h_bs, h_ut, los)
         loss += shadow_db
-        received = radio.dbm_to_mw(band.tx_power_dbm + band.antenna_gain_dbi - band.feeder_loss_db - loss)
+        eirp_dbm = np.float32(band.tx_power_dbm + band.antenna_gain_dbi - band.feeder_loss_db)
+        received = radio.dbm_to_mw(eirp_dbm - loss)
         if order is None:
             # the k strongest sites on the reference band, strongest first
             top = np.argpartition(-received, k - 1, axis=1)[:, :k] if k < n_sites else np.tile(np.arange(n_sites), (n_users, 1))
@@ -413,7 +411,7 @@ def build_inputs(scenario: Scenario, trial: int = 0) -> xr.Dataset:
         "pair_shadow_db": _var("pair", channel["shadow_db"], "dB", "shadow fade of the link"),
         "pair_in_normal_radius": _var("pair", channel["distance_m"] <= radius_normal[pair_site], "1", "within R_nom of the site (Eq. 6)"),
         "pair_in_assisted_radius": _var("pair", channel["distance_m"] <= radius_assisted[pair_site], "1", "within the assisted radius (Eq. 6)"),
-        "path_loss_db": _var(("pair", "band"), channel["path_loss_db"], "dB", "path loss incl. shadowing (TR 38.901 UMa)"),
+        "path_loss_db": _var(("pair", "band"), channel["path_loss_db"].astype(float), "dB", "path loss incl. shadowing (TR 38.901 UMa)"),
         "sinr_db": _var(("pair", "band"), channel["sinr_db"], "dB", "SINR with the sites received stronger silent (Eq. 7)"),
         "sinr_all_active_db": _var(("pair", "band"), channel["sinr_all_active_db"], "dB", "SINR with every other site transmitting (Eq. 7)"),
         "spectral_efficiency": _var(("pair", "band"), channel["spectral_efficiency"], "bit/s/Hz", "Shannon efficiency log2(1+SINR), 0 below Gamma_min (Eq. 8)"),

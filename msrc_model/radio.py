@@ -107,6 +107,7 @@ def _uma_path_loss_db(
     ue_height_m: ArrayLike,
     *,
     include_nlos: bool,
+    line_of_sight: ArrayLike | None = None,
 ) -> np.ndarray:
     """UMa LOS path loss, or NLOS path loss when ``include_nlos``, in dB.
 
@@ -143,7 +144,8 @@ def _uma_path_loss_db(
     if include_nlos:
         nlos_offset_db = (13.54 + frequency_term_db - 0.6 * (ue_height - 1.5)).astype(dtype)
         path_loss_nlos_only_db = nlos_offset_db + dtype.type(39.08) * log_distance_3d
-        path_loss_db = np.maximum(path_loss_db, path_loss_nlos_only_db)
+        nlos_db = np.maximum(path_loss_db, path_loss_nlos_only_db)
+        path_loss_db = nlos_db if line_of_sight is None else np.where(line_of_sight, path_loss_db, nlos_db)
     return np.asarray(path_loss_db)
 
 
@@ -217,6 +219,31 @@ def uma_path_loss_nlos_db(
     """
     return _uma_path_loss_db(
         distance_2d_m, frequency_ghz, bs_height_m, ue_height_m, include_nlos=True
+    )
+
+
+def uma_path_loss_db(
+    distance_2d_m: ArrayLike,
+    frequency_ghz: ArrayLike,
+    bs_height_m: ArrayLike,
+    ue_height_m: ArrayLike,
+    line_of_sight: ArrayLike,
+) -> FloatArray:
+    """Median UMa path loss of links in a known LOS state, in dB.
+
+    Equal to :func:`uma_path_loss_los_db` where ``line_of_sight`` is true and
+    to :func:`uma_path_loss_nlos_db` elsewhere, computed in one pass (one
+    logarithm per link), which matters on large user-by-site matrices.
+
+    Parameters
+    ----------
+    distance_2d_m, frequency_ghz, bs_height_m, ue_height_m : array_like
+        As in :func:`uma_path_loss_los_db` (m, GHz, m, m).
+    line_of_sight : array_like of bool
+        LOS state of each link, broadcast with the distances.
+    """
+    return _uma_path_loss_db(
+        distance_2d_m, frequency_ghz, bs_height_m, ue_height_m, include_nlos=True, line_of_sight=line_of_sight
     )
 
 
