@@ -1,0 +1,41 @@
+"""Shared fixtures: the repository's paper scenario and a way to run the CLI."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from msrc_model.inputs import build_inputs
+from msrc_model.loader import load_scenario
+
+REPO = Path(__file__).resolve().parents[1]
+PAPER_YAML = REPO / "models" / "msrc.yaml"
+
+
+@dataclass
+class CliResult:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run_msrc(*args: str, cwd: Path | None = None) -> CliResult:
+    """Run the installed ``msrc`` command as a user would, in a subprocess."""
+    executable = Path(sys.executable).with_name("msrc")
+    command = [str(executable)] if executable.exists() else [sys.executable, "-m", "msrc_model.cli"]
+    done = subprocess.run([*command, *args], capture_output=True, text=True, cwd=cwd or REPO, timeout=120)
+    return CliResult(done.returncode, done.stdout, done.stderr)
+
+
+@pytest.fixture(scope="session")
+def paper_scenario():
+    return load_scenario(PAPER_YAML).scenario
+
+
+@pytest.fixture(scope="session")
+def paper_inputs(paper_scenario):
+    return build_inputs(paper_scenario, trial=0)
