@@ -274,7 +274,8 @@ def cooperation_edges(
 ) -> dict[str, np.ndarray]:
     """Directed arcs i -> j with d_ij <= R_coop and kappa_ij of Eq. 1."""
     distance = geometry.pairwise_distances_m(site_xy, site_xy)
-    close = (distance <= coop_radius_m) & ~np.eye(len(site_xy), dtype=bool)
+    # a micrometre of slack keeps sites exactly R_coop apart (hex ring 2 at 1 km) linked despite rounding
+    close = (distance <= coop_radius_m + 1e-6) & ~np.eye(len(site_xy), dtype=bool)
     helper, assisted = np.nonzero(close)
     d = distance[helper, assisted]
     kappa = geometry.assistance_potential(d, radius_helping_m[helper], radius_normal_m[assisted])
