@@ -52,6 +52,12 @@ def _rows_from_csv_path(value: Any, info: ValidationInfo) -> Any:
     return value
 
 
+def _require_unique(names: list[str], subpath: tuple[str, ...], what: str) -> None:
+    duplicated = sorted({n for n in names if names.count(n) > 1})
+    if duplicated:
+        raise RuleViolation(subpath, f"{what} must be unique; repeated: {', '.join(duplicated)}")
+
+
 # ---------------------------------------------------------------- network
 
 
@@ -86,10 +92,7 @@ class Network(Section):
         if self.layout == "table":
             if not self.sites:
                 raise RuleViolation(("sites",), "layout 'table' needs a non-empty site list")
-            names = [s.name for s in self.sites]
-            duplicated = sorted({n for n in names if names.count(n) > 1})
-            if duplicated:
-                raise RuleViolation(("sites",), f"site names must be unique; repeated: {', '.join(duplicated)}")
+            _require_unique([s.name for s in self.sites], ("sites",), "site names")
         elif self.sites is not None:
             raise RuleViolation(("sites",), "a site list is only read with layout 'table' (layout is 'hex')")
         return self
@@ -138,9 +141,7 @@ class Bands(Section):
         if not self.table:
             raise RuleViolation(("table",), "the band table is empty; at least one band is needed")
         names = [b.name for b in self.table]
-        duplicated = sorted({n for n in names if names.count(n) > 1})
-        if duplicated:
-            raise RuleViolation(("table",), f"band names must be unique; repeated: {', '.join(duplicated)}")
+        _require_unique(names, ("table",), "band names")
         for k, band in enumerate(self.assisted_bands):
             if band not in names:
                 raise RuleViolation(
