@@ -432,6 +432,36 @@ class Run(Section):
         return value
 
 
+class Formulation(Section):
+    """How the paper's model is put together for each problem (see docs/model.md)."""
+
+    plan_step_min: float = quantity(15.0, "min", "Time step of the full-horizon plan (`run.mode: plan`).", gt=0)
+    plan_traffic: Literal["flows", "pairs"] = Field(
+        "flows",
+        description="Plan traffic model: `flows` (band traffic per site within capacity) or `pairs` (per-pair band shares, Eq. 8).",
+    )
+    plan_aggregation: Literal["users", "class", "site"] = Field(
+        "class",
+        description="Plan demand entities: single users (binary x), or traffic groups by home site and class, or by home site.",
+    )
+    plan_ev_model: Literal["vehicles", "fleet"] = Field(
+        "vehicles", description="Plan EV model: every vehicle's energy, or a fleet per site."
+    )
+    exclusive_battery: bool = Field(True, description="Binary that forbids charging and discharging a battery at once.")
+    tangent_breakpoints: list[float] = Field(
+        default_factory=lambda: [0.0, 0.1, 0.25, 0.5, 0.75, 1.0],
+        min_length=1,
+        description="Served ratios r/D where the tangent cuts of Eq. 27 touch log(1 + r/D).",
+    )
+
+    @field_validator("tangent_breakpoints")
+    @classmethod
+    def _in_unit_interval(cls, value: list[float]) -> list[float]:
+        if any(not 0.0 <= v <= 1.0 for v in value):
+            raise ValueError("breakpoints must lie in [0, 1]")
+        return sorted(set(value))
+
+
 class Solver(Section):
     """MILP solver settings (HiGHS through linopy)."""
 
@@ -474,6 +504,7 @@ class Scenario(Section):
     controller: Controller = Field(default_factory=Controller, description="Controller timing.")
     objective: ObjectiveWeights = Field(default_factory=ObjectiveWeights, description="Objective weights.")
     run: Run = Field(default_factory=Run, description="Run settings.")
+    formulation: Formulation = Field(default_factory=Formulation, description="Model assembly.")
     solver: Solver = Field(default_factory=Solver, description="Solver settings.")
     output: Output = Field(default_factory=Output, description="Output settings.")
 

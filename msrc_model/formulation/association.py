@@ -1,0 +1,151 @@
+"""Coverage, user association, band shares, rates and capacity (Eqs. 5-11).
+
+Variables (per pair and time):
+
+``association`` x_{i,u}(t)
+    share of the demand entity's traffic served by the pair's site: binary for
+    single users (the paper's x), continuous in [0, 1] for traffic groups;
+``band_share`` chi_{i,u}^(b)(t)
+    share of band b of the site given to the pair (Eq. 8), only on bands the
+    pair decodes.
+
+Expressions: ``pair_rate`` r_{i,u} (Mbit/s, Eq. 8), ``band_traffic`` nu^(b)
+and ``band_utilisation`` rho^(b) per site (Eq. 11).
+"""
+
+from __future__ import annotations
+
+import xarray as xr
+
+from .context import Context, pick, total_by
+from .data import HELPING
+from .linearise import add_binary_continuous_product
+
+
+def add_association(
+    ctx: Context,
+    binary: bool = True,
+    alive: object = 1.0,
+    required_share: xr.DataArray | None = None,
+) -> None:
+    """Eqs. 6, 8, 10 and 11.
+
+    Parameters
+    ----------
+    binary:
+        Binary association (single users) or continuous shares (groups).
+    alive:
+        Network-alive indicator (a time-indexed variable in the plan, 1 in
+        Stage 2): while the network is alive every SLA user must be served.
+    required_share:
+        Override of ``user_required_share`` (user), e.g. users a Stage-2
+        problem cannot reach under its fixed modes.
+    """
+    data, t = ctx.data, ctx.time_dim
+    sites, users = ctx.index("site"), ctx.index("user")
+    pair_site = data.pair_site
+    site_label = ctx.labelled(pair_site, "site")
+    user_label = ctx.labelled(data.pair_user, "user")
+    rate = data.pair_rate_per_share_mbps  # Mbit/s per unit band share
+
+    gamma = ctx.expressions["gamma"]
+    fixed = isinstance(gamma, xr.DataArray)
+    if fixed:
+        # Eq. 6 with the modes known is an upper bound of x
+        reach = (data.pair_coverage * gamma.isel(site=pair_site).drop_vars("site")).sum("mode")
+        kind = {"integer": True} if binary else {}
+        x = ctx.add_variables("association", ("pair", t), lower=0.0, upper=reach if binary else reach.clip(max=1.0), **kind)
+    else:
+        x = ctx.add_variables("association", ("pair", t), binary=binary, **({} if binary else {"lower": 0.0, "upper": 1.0}))
+        gamma_at_pair = pick(gamma, "site", pair_site)
+        ctx.add_constraints("eq6_coverage", x - (data.pair_coverage * gamma_at_pair).sum("mode") <= 0)
+    chi = ctx.add_variables("band_share", ("pair", "band", t), lower=0.0, upper=1.0, mask=rate > 0)
+    ctx.add_constraints("eq8_share_needs_association", chi - x <= 0)
+    z = ctx.variables["band_on"]
+    ctx.add_constraints("eq8_band_budget", total_by(chi, site_label, sites) - z <= 0)
+    # implied by the budget, stated per pair to tighten the LP relaxation (facility-location style)
+    ctx.add_constraints("eq8_share_needs_band", chi - pick(z, "site", pair_site) <= 0)
+
+    traffic = rate * chi  # Mbit/s per pair and band
+    pair_rate = traffic.sum("band")
+    ctx.expressions["pair_rate"] = pair_rate
+    ctx.expressions["band_traffic"] = total_by(traffic, site_label, sites)  # nu_DL^(b), Eq. 11
+    ctx.expressions["band_utilisation"] = total_by(chi, site_label, sites)  # rho_DL^(b), Eq. 11
+
+    demand = pick(data.demand_mbps, "user", data.pair_user)
+    minimum = pick(data.min_rate_mbps, "user", data.pair_user)
+    ctx.add_constraints("eq8_rate_within_demand", pair_rate - demand * x <= 0)
+    has_sla = minimum > 0
+    if bool(has_sla.any()):
+        ctx.add_constraints("eq10_sla_rate", (pair_rate - minimum * x).where(has_sla) >= 0)
+
+    served = total_by(x, user_label, users)
+    ctx.expressions["served_share"] = served
+    ctx.add_constraints("eq6_one_server", served <= 1)
+    share = data.user_required_share if required_share is None else required_share
+    if bool((share > 0).any()):
+        ctx.add_constraints("eq10_sla_served", (served - share * alive).where(share > 0) >= 0)
+
+    # Eq. 9: capacity, less the scheduling overhead while helping
+    ctx.add_constraints("eq9_capacity", total_by(pair_rate, site_label, sites) - _available_capacity(ctx) <= 0)
+
+
+def _available_capacity(ctx: Context):
+    """Right-hand side of Eq. 9: sum_b z C^(b) (1 - lambda_loss 1[helping]), in Mbit/s.
+
+    With modes as variables, ``gamma_help * sum_b z C^(b)`` (binary times a
+    bounded sum) is linearised by McCormick; only its lower side is needed,
+    since the overhead only ever shrinks the capacity.
+    """
+    data = ctx.data
+    gamma = ctx.expressions["gamma"]
+    helping = gamma.sel(mode="helping", drop=True)
+    capacity = data.capacity_mbps
+    active = (capacity * ctx.variables["band_on"]).sum("band")
+    overhead = float(data.helping_overhead)
+    if isinstance(gamma, xr.DataArray):
+        return active * (1.0 - overhead * helping)
+    helping_capacity = add_binary_continuous_product(
+        ctx.model, helping, active, 0.0, float(capacity.sum()), ctx.name("helping_capacity"), sides="lower"
+    )
+    ctx.variables["helping_capacity"] = helping_capacity
+    return active - overhead * helping_capacity
+
+
+def add_traffic_flows(ctx: Context, alive: object = 1.0, required_share: xr.DataArray | None = None) -> None:
+    """Eqs. 6 and 9-11 aggregated for slow-timescale planning (Stage 1, the plan).
+
+    Instead of per-pair band shares (Eq. 8), each site carries band traffic
+    ``band_flow`` nu_i^(b) (Mbit/s) up to the band capacity C^(b) (Eq. 9):
+    RB utilisation is taken as nu / C. The association x of a traffic group
+    to a site is the share of the group's demand the site carries, so the
+    group's served ratio r / D equals its association. This keeps the
+    problem a few hundred columns per time step; Stage 2 restores the
+    per-user Shannon rates of Eq. 8.
+    """
+    data, t = ctx.data, ctx.time_dim
+    sites, users = ctx.index("site"), ctx.index("user")
+    site_label = ctx.labelled(data.pair_site, "site")
+    user_label = ctx.labelled(data.pair_user, "user")
+    gamma = ctx.expressions["gamma"]
+    z = ctx.variables["band_on"]
+    capacity = data.capacity_mbps
+
+    x = ctx.add_variables("association", ("pair", t), lower=0.0, upper=1.0)
+    ctx.add_constraints("eq6_coverage", x - (data.pair_coverage * pick(gamma, "site", data.pair_site)).sum("mode") <= 0)
+    flow = ctx.add_variables("band_flow", ("site", "band", t), lower=0.0, upper=xr.ones_like(capacity) * capacity)
+    demand = pick(data.demand_mbps, "user", data.pair_user)
+    pair_rate = demand * x
+    ctx.expressions["pair_rate"] = pair_rate
+    ctx.add_constraints("eq11_flow_conservation", total_by(pair_rate, site_label, sites) - flow.sum("band") == 0)
+    ctx.add_constraints("eq9_band_capacity", flow - capacity * z <= 0)
+    ctx.add_constraints("eq9_capacity", flow.sum("band") - _available_capacity(ctx) <= 0)
+    ctx.expressions["band_traffic"] = flow
+    ctx.expressions["band_utilisation"] = flow / capacity
+
+    served = total_by(x, user_label, users)
+    ctx.expressions["served_share"] = served
+    ctx.add_constraints("eq6_one_server", served <= 1)
+    share = data.user_required_share if required_share is None else required_share
+    if bool((share > 0).any()):
+        ctx.add_constraints("eq10_sla_served", (served - share * alive).where(share > 0) >= 0)

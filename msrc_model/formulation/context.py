@@ -1,0 +1,89 @@
+"""What every formulation block shares: the host model, the data, names, handles."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import linopy
+import pandas as pd
+import xarray as xr
+
+Linear = linopy.Variable | linopy.LinearExpression
+
+
+@dataclass
+class Context:
+    """The linopy model being extended and the model data it is built from.
+
+    Attributes
+    ----------
+    model:
+        The host linopy model; blocks add to it and touch nothing else.
+    data:
+        Model data (:func:`msrc_model.formulation.data.model_data`), with the
+        time dimension already named as the host names it.
+    prefix:
+        Prefix of every variable, constraint and expression name.
+    time_dim:
+        Name of the time dimension (``time``, or ``snapshot`` in PyPSA).
+    variables, expressions:
+        Handles the blocks created, by short name.
+    """
+
+    model: linopy.Model
+    data: xr.Dataset
+    prefix: str
+    time_dim: str = "time"
+    variables: dict[str, linopy.Variable] = field(default_factory=dict)
+    expressions: dict[str, linopy.LinearExpression] = field(default_factory=dict)
+
+    def name(self, short: str) -> str:
+        """Full model name of a component, e.g. ``msrc-eq19_one_mode``."""
+        return f"{self.prefix}-{short}"
+
+    def index(self, dim: str) -> pd.Index:
+        """The data's coordinate of ``dim`` as a named pandas index."""
+        return pd.Index(self.data[dim].values, name=dim)
+
+    def add_variables(self, short: str, dims: tuple[str, ...], **kwargs) -> linopy.Variable:
+        """Add a variable over ``dims`` of the data and keep its handle."""
+        coords = [self.index(d) for d in dims]
+        variable = self.model.add_variables(coords=coords, name=self.name(short), **kwargs)
+        self.variables[short] = variable
+        return variable
+
+    def add_constraints(self, short: str, constraint) -> linopy.Constraint:
+        return self.model.add_constraints(constraint, name=self.name(short))
+
+    @property
+    def step_h(self) -> float:
+        """Model time step, h."""
+        return float(self.data.time_step_h)
+
+    def labelled(self, indices: xr.DataArray, dim: str) -> xr.DataArray:
+        """Turn an integer index array into the labels of ``dim``, named ``dim``."""
+        labels = self.data[dim].values[indices.values]
+        return xr.DataArray(labels, dims=indices.dims, coords={d: indices[d] for d in indices.dims if d in indices.coords}, name=dim)
+
+
+def pick(values: Linear, dim: str, indices: xr.DataArray) -> linopy.LinearExpression:
+    """``values`` taken at integer ``indices`` along ``dim`` (vectorised gather).
+
+    The result has the dimensions of ``indices`` in place of ``dim``, with no
+    leftover coordinate of ``dim``.
+    """
+    taken = values.isel({dim: indices})
+    expression = taken.to_linexpr() if isinstance(taken, linopy.Variable) else taken
+    return expression.drop_vars(dim, errors="ignore") if dim in expression.coords else expression
+
+
+def total_by(expression: Linear, groups: xr.DataArray, index: pd.Index) -> linopy.LinearExpression:
+    """Sum ``expression`` over the groups given by ``groups`` (labels of ``index``).
+
+    Every label of ``index`` is present in the result; labels no element
+    belongs to get an empty (zero) sum.
+    """
+    grouped = expression.groupby(groups).sum()
+    if isinstance(grouped, linopy.Variable):
+        grouped = grouped.to_linexpr()
+    return grouped.reindex({index.name: index}).fillna(0)

@@ -1,0 +1,110 @@
+"""Objectives: Eq. 18 (the joint MILP), Eq. 26 (Stage 1) and Eq. 27 (Stage 2).
+
+The four terms of Eq. 18 have different units; each is scaled to [0, 1]
+before the weights lambda_1..lambda_4 apply:
+
+survival
+    T_surv^min / horizon, with T_surv^min = sum_t n(t) Delta t and n(t) the
+    network-alive indicator (1 until the first site goes dark, or the SLA of
+    Eq. 10 can no longer be met);
+service
+    sum_{t,u} w_u r_u / D_u  /  (T sum_u w_u): the weighted satisfaction ratio;
+v2g_cost
+    sum_{t,e} rho_e(t) P_e(t) Delta t  /  (max rho x P^V2X,max x N x horizon);
+mode_switching
+    sum_{t,i,m} theta_{i,m}(t)  /  (N T): mode entries per site and step.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+
+from .context import Context, pick, total_by
+from .linearise import add_tangent_cuts
+
+
+def add_survival(ctx: Context, alive_at_start: bool = True) -> None:
+    """The network-alive indicator n(t) and T_surv^min (h)."""
+    t = ctx.time_dim
+    alive = ctx.add_variables("network_alive", (t,), binary=True)
+    ctx.add_constraints("eq18_alive_needs_every_site", alive + ctx.expressions["dark"] <= 1)
+    ctx.add_constraints("eq18_alive_until_first_failure", alive - alive.shift({t: 1}) <= 0)
+    if alive_at_start:
+        first = ctx.data[t].values[:1]
+        ctx.add_constraints("eq18_alive_at_start", alive.sel({t: first}) == 1)
+    ctx.expressions["survival_time_h"] = alive.sum() * ctx.step_h
+
+
+def objective_terms(ctx: Context) -> dict[str, object]:
+    """The four scaled terms of Eq. 18 as linear expressions (dimensionless)."""
+    data, t = ctx.data, ctx.time_dim
+    steps = data.sizes[t]
+    horizon_h = steps * ctx.step_h
+    n_sites = data.sizes["site"]
+    terms: dict[str, object] = {}
+    if "survival_time_h" in ctx.expressions:
+        terms["survival"] = ctx.expressions["survival_time_h"] / horizon_h
+
+    demand = data.demand_mbps
+    weight = data.user_weight.where(demand > 0, 0.0)
+    per_rate = (weight / demand.where(demand > 0, 1.0))  # weight per Mbit/s of the entity
+    terms["service"] = (pick(per_rate, "user", data.pair_user) * ctx.expressions["pair_rate"]).sum() / (
+        steps * float(weight.sum())
+    )
+
+    if "ev_discharge" in ctx.variables:
+        price = pick(data.price_per_kwh, "site", data.ev_site)
+        cost = (price * ctx.variables["ev_discharge"]).sum() * ctx.step_h
+        scale = float(data.price_per_kwh.max()) * max(float(data.ev_v2x_limit_kw), 1e-9) * n_sites * horizon_h
+        terms["v2g_cost"] = cost / scale
+    if "mode_switch" in ctx.variables:
+        terms["mode_switching"] = ctx.variables["mode_switch"].sum() / (n_sites * steps)
+    return terms
+
+
+def eq18_objective(ctx: Context, weights: dict[str, float]):
+    """Eq. 18: lambda_1 survival + lambda_2 service - lambda_3 cost - lambda_4 switching (maximised)."""
+    terms = objective_terms(ctx)
+    ctx.expressions.update({f"objective_{k}": v for k, v in terms.items()})
+    sign = {"survival": 1.0, "service": 1.0, "v2g_cost": -1.0, "mode_switching": -1.0}
+    return sum(sign[k] * weights[k] * v for k, v in terms.items() if weights.get(k, 0.0) != 0.0)
+
+
+def add_eq26_remaining_time(ctx: Context, power_estimate_kw: xr.DataArray):
+    """Eq. 26, linearised: the least remaining battery time over sites (h).
+
+    ``s <= (E_i(end) - E_i^min) / P_hat_i`` for every site, with the
+    denominator P_hat_i (kW, > 0) fixed from data or the previous iterate:
+    the max-min of the ratio becomes a max of ``s``.
+    """
+    t = ctx.time_dim
+    data = ctx.data
+    last = data[t].values[-1:]
+    floor = float(data.battery_soc_min) * data.battery_capacity_kwh
+    horizon_h = ctx.step_h * data.sizes[t]
+    remaining = ctx.add_variables("eq26_min_remaining_time", (), lower=-10.0 * horizon_h, upper=10.0 * horizon_h)
+    energy_end = ctx.variables["battery_energy"].sel({t: last}).sum(t)
+    ctx.add_constraints("eq26_min_over_sites", remaining - (energy_end - floor) / power_estimate_kw <= 0)
+    ctx.expressions["eq26_min_remaining_time_h"] = remaining
+    return remaining
+
+
+def add_eq27_log_utility(ctx: Context, breakpoints=(0.0, 0.1, 0.25, 0.5, 0.75, 1.0)):
+    """Eq. 27 by tangent cuts: sum_u w_u log(1 + r_u / D_u), scaled by sum_u w_u log 2.
+
+    ``utility`` phi_u(t) <= tangents of log(1 + s) at the breakpoints, with
+    s = r_u / D_u in [0, 1] (rates never exceed demand); exact at the
+    breakpoints, no binaries (the log is concave and maximised).
+    """
+    data, t = ctx.data, ctx.time_dim
+    users = ctx.index("user")
+    demand = data.demand_mbps
+    per_rate = 1.0 / demand.where(demand > 0, 1.0)
+    ratio = total_by(pick(per_rate, "user", data.pair_user) * ctx.expressions["pair_rate"], ctx.labelled(data.pair_user, "user"), users)
+    phi = ctx.add_variables("eq27_utility", ("user", t), lower=0.0, upper=float(np.log(2.0)))
+    add_tangent_cuts(ctx.model, phi, ratio, breakpoints, np.log1p, lambda s: 1.0 / (1.0 + s), ctx.name("eq27_tangent_cuts"))
+    weight = data.user_weight.where(demand > 0, 0.0)
+    value = (weight * phi).sum() / (float(weight.sum()) * np.log(2.0) * data.sizes[t])
+    ctx.expressions["eq27_utility"] = value
+    return value

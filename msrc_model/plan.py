@@ -1,0 +1,154 @@
+"""The full-horizon plan: Eq. 18 over the whole outage with perfect foresight.
+
+``run.mode: plan`` builds one MILP over ``controller.max_duration_h`` in
+steps of ``formulation.plan_step_min``, with every EV arrival and every
+demand known in advance, lets sites go dark when their energy is spent, and
+maximises Eq. 18. It is the reference the online controller is measured
+against; its size grows with sites x steps, so it suits small clusters (see
+docs/model.md for the sizes it solves).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import linopy
+import numpy as np
+import xarray as xr
+
+from .formulation import MODES, MSRCBlock, add_msrc
+from .scenario import Scenario
+from .solve import SolveReport, highs_options, solve_model
+
+DARK = len(MODES)
+MODE_FLAGS = {"flag_values": np.arange(DARK + 1, dtype=np.int8), "flag_meanings": " ".join((*MODES, "dark"))}
+
+
+def _attrs(units: str, long_name: str, **extra) -> dict:
+    return {"units": units, "long_name": long_name, **extra}
+
+
+@dataclass
+class Plan:
+    """A built (and possibly solved) full-horizon plan."""
+
+    model: linopy.Model
+    block: MSRCBlock
+    build_time_s: float
+
+
+def build_plan(scenario: Scenario, inputs: xr.Dataset) -> Plan:
+    """Build the Eq. 18 MILP of a scenario over its whole outage."""
+    start = time.perf_counter()
+    f = scenario.formulation
+    model = linopy.Model()
+    aggregation = {"users": False, "class": "class", "site": "site"}[f.plan_aggregation]
+    block = add_msrc(
+        model,
+        inputs,
+        step_s=f.plan_step_min * 60.0,
+        max_duration_s=scenario.controller.max_duration_h * 3600.0,
+        aggregate=aggregation,
+        traffic=f.plan_traffic,
+        allow_dark=True,
+        survival=True,
+        exclusive_battery=f.exclusive_battery,
+        ev_model=f.plan_ev_model,
+    )
+    objective = block.eq18(scenario.objective.model_dump())
+    model.add_objective(objective - float(objective.const), sense="max")
+    return Plan(model, block, time.perf_counter() - start)
+
+
+def _value(expression) -> xr.DataArray:
+    return expression.solution if isinstance(expression, (linopy.Variable, linopy.LinearExpression)) else xr.DataArray(expression)
+
+
+def block_results(block: MSRCBlock) -> xr.Dataset:
+    """The solved block's decisions and flows as a labelled Dataset with units."""
+    data, t = block.data, block.time_dim
+    v, e = block.variables, block.expressions
+    gamma = _value(e["gamma"]).round()
+    dark = _value(e["dark"]).round()
+    mode = xr.where(dark > 0.5, DARK, gamma.argmax("mode")).astype(np.int8)
+    helping = gamma.sel(mode="helping", drop=True) > 0.5
+    client = (gamma.sel(mode="assisted", drop=True) + gamma.sel(mode="sleep", drop=True)) > 0.5
+    arc_helper = helping.isel(site=data.edge_helper).drop_vars("site")
+    arc_client = client.isel(site=data.edge_assisted).drop_vars("site")
+    pair_rate = _value(e["pair_rate"])
+    pair_class = data.user_class.isel(user=data.pair_user).drop_vars("user")
+    served_by_site_class = (
+        pair_rate.groupby(xr.DataArray(data.site.values[data.pair_site.values], dims="pair", name="site")).sum()
+    )
+    class_name = xr.DataArray(data["class"].values[pair_class.values], dims="pair", name="class")
+    served_class = pair_rate.groupby(class_name).sum().reindex({"class": data["class"].values}, fill_value=0.0)
+    demand_class = data.demand_mbps.groupby(
+        xr.DataArray(data["class"].values[data.user_class.values], dims="user", name="class")
+    ).sum().reindex({"class": data["class"].values}, fill_value=0.0)
+    out = xr.Dataset(
+        {
+            "mode": (("site", t), mode.transpose("site", t).values, _attrs("1", "cooperation mode", **MODE_FLAGS)),
+            "band_active": (("site", "band", t), _value(v["band_on"]).round().astype(bool).transpose("site", "band", t).values,
+                            _attrs("1", "carrier active z (Eq. 24-25)")),
+            "arc_active": (("edge", t), (arc_helper & arc_client).transpose("edge", t).values,
+                           _attrs("1", "helper i serves client j: the cooperation link y_ij the modes require (Eq. 23)")),
+            "site_power": (("site", t), _value(e["site_power"]).transpose("site", t).values, _attrs("kW", "site power P_i^total (Eq. 4)")),
+            "battery_energy": (("site", t), _value(v["battery_energy"]).transpose("site", t).values,
+                               _attrs("kWh", "battery energy at the end of the step (Eq. 12)")),
+            "battery_power": (("site", t), _value(e["battery_power"]).transpose("site", t).values,
+                              _attrs("kW", "net battery discharge power")),
+            "served_mbps": (("site", t), served_by_site_class.reindex(site=data.site.values, fill_value=0.0).transpose("site", t).values,
+                            _attrs("Mbit/s", "traffic served by the site (nu, Eq. 11)")),
+            "served_share": (("class", t), (served_class / demand_class.where(demand_class > 0)).transpose("class", t).values,
+                             _attrs("1", "served rate over demand, per class")),
+        },
+        coords={
+            "site": data.site.values,
+            "band": data.band.values,
+            "class": data["class"].values,
+            "edge": data.edge.values,
+            t: (t, data[t].values, data[t].attrs),
+        },
+    )
+    if "ev_power" in e:
+        out["ev_power"] = (("site", t), _value(e["ev_power"]).transpose("site", t).values, _attrs("kW", "net V2G power from EVs to the site (Eq. 15)"))
+    else:
+        out["ev_power"] = (("site", t), np.zeros((data.sizes["site"], data.sizes[t])), _attrs("kW", "net V2G power from EVs to the site (Eq. 15)"))
+    return out
+
+
+def plan_results(plan: Plan, report: SolveReport) -> xr.Dataset:
+    """The results Dataset of a plan solve (solver status always; decisions when a solution exists)."""
+    block = plan.block
+    if report.has_solution:
+        out = block_results(block)
+        if "network_alive" in block.variables:
+            alive = block.variables["network_alive"].solution.round()
+            out["network_alive"] = ((block.time_dim,), alive.values.astype(bool), _attrs("1", "network alive n(t): every site powered, SLA met"))
+            out["survival_time"] = ((), float(alive.sum()) * float(block.data.time_step_h), _attrs("h", "network survival time T_surv (first site dark)"))
+        for name, term in block.objective_terms().items():
+            out[f"objective_{name}"] = ((), float(_value(term)), _attrs("1", f"scaled {name} term of Eq. 18"))
+    else:
+        out = xr.Dataset()
+    out["objective"] = ((), report.objective, _attrs("1", "Eq. 18 objective value"))
+    out["mip_gap"] = ((), report.gap, _attrs("1", "relative MIP gap at the end of the solve"))
+    out["dual_bound"] = ((), report.dual_bound, _attrs("1", "best bound on the objective"))
+    out["solve_time"] = ((), report.solve_time_s, _attrs("s", "solver wall time"))
+    out["build_time"] = ((), plan.build_time_s, _attrs("s", "model build wall time"))
+    out.attrs.update(
+        {
+            "run_mode": "plan",
+            "solver_status": report.status,
+            "solver_termination": report.termination,
+            "solver_message": report.message,
+        }
+    )
+    return out
+
+
+def run_plan(scenario: Scenario, inputs: xr.Dataset) -> tuple[xr.Dataset, SolveReport]:
+    """Build, solve and collect the plan of one scenario realisation."""
+    plan = build_plan(scenario, inputs)
+    report = solve_model(plan.model, highs_options(scenario.solver))
+    return plan_results(plan, report), report

@@ -1,0 +1,130 @@
+"""Solving a linopy model with HiGHS and reporting what happened.
+
+A failed solve is a result, not a crash: :func:`solve_model` returns a
+:class:`SolveReport` whose ``has_solution`` says whether primal values exist
+(optimal, or the incumbent at a time limit) and whose ``conflicts`` name the
+constraints of an irreducible infeasible subset when the model is infeasible.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import linopy
+
+from .scenario import Solver
+
+
+@dataclass
+class SolveReport:
+    """Outcome of one solve.
+
+    Attributes
+    ----------
+    status, termination:
+        linopy's status (``ok``, ``warning``) and termination condition
+        (``optimal``, ``time_limit``, ``infeasible``, ...).
+    has_solution:
+        Primal values are available (optimal, or a feasible incumbent).
+    objective, dual_bound, gap:
+        Objective value, best bound and relative MIP gap (NaN when unknown).
+    solve_time_s:
+        Wall time of the solver call, s.
+    conflicts:
+        For an infeasible model, the constraints (with coordinates) of an
+        irreducible infeasible subset found by HiGHS.
+    """
+
+    status: str
+    termination: str
+    has_solution: bool
+    objective: float = float("nan")
+    dual_bound: float = float("nan")
+    gap: float = float("nan")
+    solve_time_s: float = 0.0
+    conflicts: list[str] = field(default_factory=list)
+
+    @property
+    def message(self) -> str:
+        """One line saying how the solve ended."""
+        if self.termination == "infeasible":
+            listed = "; ".join(self.conflicts[:6]) + (" ..." if len(self.conflicts) > 6 else "")
+            return f"infeasible: constraints in conflict: {listed}" if self.conflicts else "infeasible"
+        if self.has_solution:
+            gap = "" if self.gap != self.gap else f", gap {100 * self.gap:.2f} %"
+            return f"{self.termination}{gap}"
+        return f"{self.termination}: no feasible solution found"
+
+
+def highs_options(solver: Solver, time_limit_s: float | None = None, mip_gap: float | None = None) -> dict[str, Any]:
+    """HiGHS options from the scenario's solver section (overrides win)."""
+    options: dict[str, Any] = {
+        "time_limit": float(time_limit_s if time_limit_s is not None else solver.time_limit_s),
+        "mip_rel_gap": float(mip_gap if mip_gap is not None else solver.mip_gap),
+        "log_to_console": False,
+        "output_flag": False,
+    }
+    if solver.threads is not None:
+        options["threads"] = solver.threads
+    options.update(solver.options)
+    return options
+
+
+def solve_model(model: linopy.Model, options: dict[str, Any]) -> SolveReport:
+    """Solve with HiGHS through linopy's direct interface and report the outcome."""
+    start = time.perf_counter()
+    with _quiet_stdout():
+        status, termination = model.solve(solver_name="highs", io_api="direct", **options)
+    elapsed = time.perf_counter() - start
+    report = SolveReport(str(status), str(termination), has_solution=False, solve_time_s=elapsed)
+    highs = model.solver_model
+    if highs is not None:
+        info = highs.getInfo()
+        report.has_solution = info.primal_solution_status == 2  # feasible
+        report.objective = float(info.objective_function_value) if report.has_solution else float("nan")
+        if model.type.startswith("MI") or "I" in model.type:
+            report.dual_bound = float(info.mip_dual_bound)
+            report.gap = float(info.mip_gap) if report.has_solution else float("nan")
+    if report.termination == "infeasible":
+        with _quiet_stdout():
+            report.conflicts = infeasible_constraints(model)
+    return report
+
+
+@contextlib.contextmanager
+def _quiet_stdout():
+    """Silence the solver library's banner, written straight to file descriptor 1."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # captured streams without a descriptor
+        yield
+        return
+    sys.stdout.flush()
+    saved = os.dup(fd)
+    with open(os.devnull, "w") as null:
+        os.dup2(null.fileno(), fd)
+        try:
+            yield
+        finally:
+            sys.stdout.flush()
+            os.dup2(saved, fd)
+            os.close(saved)
+
+
+def infeasible_constraints(model: linopy.Model) -> list[str]:
+    """Names (with coordinates) of the constraints of an irreducible infeasible subset."""
+    try:
+        labels = model.compute_infeasibilities()
+    except Exception as exc:  # the IIS is a diagnosis: never let it hide the infeasibility
+        return [f"(no conflict analysis: {exc})"]
+    names = []
+    for label in labels:
+        name, coords = model.constraints.get_label_position(label)
+        where = ", ".join(f"{k}={v}" for k, v in coords.items())
+        names.append(f"{name}[{where}]")
+    return names
