@@ -117,6 +117,59 @@ def inputs(
     typer.echo(f"wrote {output}: {sizes}")
 
 
+@app.command()
+def solve(
+    scenario: ScenarioFile,
+    output: Annotated[
+        Optional[Path], typer.Option("--output", "-o", help="NetCDF results file (default: the scenario's output.path).")
+    ] = None,
+    trial: Annotated[int, typer.Option("--trial", "-t", min=0, help="Monte Carlo trial index.")] = 0,
+    set_: SetOption = None,
+    variant: VariantOption = None,
+) -> None:
+    """Solve a scenario and write inputs and results to one NetCDF file.
+
+    With run.mode plan: the full-horizon plan (Eq. 18, perfect foresight).
+    Exit status 1 when the solver finds no solution (the cause is printed and
+    no results file claims success).
+    """
+    import logging
+
+    from .inputs import build_inputs
+    from .loader import load_scenario
+    from .netcdf import write_netcdf
+
+    logging.getLogger("linopy").setLevel(logging.ERROR)
+    loaded = _guard(lambda: load_scenario(scenario, tuple(set_ or ()), variant))
+    config = loaded.scenario
+    target = output if output is not None else Path(config.output.path)
+    if target.exists() and target.is_dir():
+        _fail([Issue(str(target), "--output", "is a directory, not a file")])
+    if config.run.mode != "plan":
+        _fail([Issue(str(scenario), "run.mode", f"= {config.run.mode!r}: the online two-stage controller is not "
+                     "available in this version; use run.mode plan (e.g. --set run.mode=plan)")])
+    from .plan import run_plan
+
+    dataset = build_inputs(config, trial=trial)
+    steps = int(config.controller.max_duration_h * 60 // config.formulation.plan_step_min)
+    typer.echo(f"plan: {config.network.site_count} sites, {config.traffic.users} users, {steps} steps of {config.formulation.plan_step_min:g} min")
+    results, report = run_plan(config, dataset)
+    if not report.has_solution:
+        typer.echo(f"error: no plan: {report.message}", err=True)
+        raise typer.Exit(1)
+    attrs = {"msrc_version": dataset.attrs["msrc_version"], "scenario_yaml": dataset.attrs["scenario_yaml"], **loaded.provenance()}
+    try:
+        write_netcdf(target, inputs=dataset, results=results, attrs=attrs)
+    except OSError as exc:
+        _fail([Issue(str(target), "--output", f"cannot write: {exc.strerror or exc}")])
+    survival = float(results["survival_time"]) if "survival_time" in results else float("nan")
+    typer.echo(
+        f"{report.message}; survival time {survival:.2f} h of {config.controller.max_duration_h:g} h; "
+        f"build {float(results.build_time):.1f} s, solve {report.solve_time_s:.1f} s"
+    )
+    typer.echo(f"wrote {target}")
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

@@ -180,7 +180,7 @@ class PowerRow(Section):
     ul_traffic_kw_per_mbps: float = quantity(..., "kW/(Mbit/s)", "beta_4: power per Mbit/s of uplink traffic.", ge=0)
     tx_power_kw_per_w: float = quantity(..., "kW/W", "beta_5: power per W of transmit power.", ge=0)
     feeder_loss_kw_per_db: float = quantity(..., "kW/dB", "beta_6: power per dB of feeder loss.", ge=0)
-    standby_kw: float = quantity(..., "kW", "P_std^(b): standby power of a switched-off band-sector (Eq. 4).", ge=0)
+    standby_kw: float = quantity(..., "kW", "P_std^(b): standby power of a switched-off band at a site, all sectors (Eq. 4).", ge=0)
 
 
 PowerTable = Annotated[list[PowerRow], BeforeValidator(_rows_from_csv_path)]

@@ -88,6 +88,10 @@ def add_cooperation(ctx: Context) -> None:
     helping = mode_of(ctx, HELPING)
     client = mode_of(ctx, ASSISTED) + mode_of(ctx, SLEEP)  # a site that needs help
 
+    if data.sizes["edge"] == 0:  # no neighbours: nobody can help or be helped (Eqs. 20-21)
+        ctx.add_constraints("eq20_helper_needs_client", helping <= 0)
+        ctx.add_constraints("eq21_client_needs_helper", client <= 0)
+        return
     client_at_arc = pick(client, "site", assisted)
     helping_at_arc = pick(helping, "site", helper)
     ctx.add_constraints("eq20_helper_needs_client", helping - total_by(client_at_arc, helper_label, sites) <= 0)
