@@ -32,7 +32,15 @@ from .context import Context
 from .cooperation import add_band_activation, add_cooperation, add_modes
 from .data import MODES, aggregate_users, model_data, reachable_required_share
 from .energy import add_battery, add_ev_fleet, add_evs, add_power_balance, fleet_limits
-from .objective import add_eq26_remaining_time, add_eq27_log_utility, add_survival, eq18_objective, objective_terms
+from .objective import (
+    add_eq26_remaining_time,
+    add_eq27_log_utility,
+    add_survival,
+    eq18_objective,
+    objective_terms,
+    stage1_objective,
+    stage2_objective,
+)
 from .power import add_site_power
 
 linopy.options["semantics"] = "v1"
@@ -100,6 +108,14 @@ class MSRCBlock:
     def eq27(self, breakpoints=(0.0, 0.1, 0.25, 0.5, 0.75, 1.0)):
         """Eq. 27 by tangent cuts, scaled to [0, 1]."""
         return add_eq27_log_utility(self._context, breakpoints)
+
+    def stage1_objective(self, weights: dict[str, float], power_estimate_kw: xr.DataArray):
+        """Stage-1 objective: Eq. 26 in place of T_surv in Eq. 18."""
+        return stage1_objective(self._context, weights, power_estimate_kw)
+
+    def stage2_objective(self, weights: dict[str, float], breakpoints=(0.0, 0.1, 0.25, 0.5, 0.75, 1.0)):
+        """Stage-2 objective: Eq. 27 with the step's energy and V2G cost."""
+        return stage2_objective(self._context, weights, breakpoints)
 
 
 def add_msrc(

@@ -60,7 +60,7 @@ def add_association(
         gamma_at_pair = pick(gamma, "site", pair_site)
         ctx.add_constraints("eq6_coverage", x - (data.pair_coverage * gamma_at_pair).sum("mode") <= 0)
     chi = ctx.add_variables("band_share", ("pair", "band", t), lower=0.0, upper=1.0, mask=rate > 0)
-    ctx.add_constraints("eq8_share_needs_association", chi - x <= 0)
+    # chi <= x needs no row of its own: r_p <= D_u x_p (below) zeroes every chi of an unused pair
     z = ctx.variables["band_on"]
     ctx.add_constraints("eq8_band_budget", total_by(chi, site_label, sites) - z <= 0)
     # implied by the budget, stated per pair to tighten the LP relaxation (facility-location style)

@@ -108,3 +108,39 @@ def add_eq27_log_utility(ctx: Context, breakpoints=(0.0, 0.1, 0.25, 0.5, 0.75, 1
     value = (weight * phi).sum() / (float(weight.sum()) * np.log(2.0) * data.sizes[t])
     ctx.expressions["eq27_utility"] = value
     return value
+
+
+def stage1_objective(ctx: Context, weights: dict[str, float], power_estimate_kw: xr.DataArray):
+    """Stage 1 (Sec. IV-1): Eq. 26 as the survival term of Eq. 18.
+
+    ``lambda_1 s / H + lambda_2 service - lambda_3 v2g_cost - lambda_4 switching``, with
+    s the least remaining battery time over sites (Eq. 26, h) and H the horizon (h).
+    """
+    horizon_h = ctx.step_h * ctx.data.sizes[ctx.time_dim]
+    remaining = add_eq26_remaining_time(ctx, power_estimate_kw)
+    terms = objective_terms(ctx)
+    terms.pop("survival", None)
+    objective = weights["survival"] * remaining / horizon_h
+    sign = {"service": 1.0, "v2g_cost": -1.0, "mode_switching": -1.0}
+    for key, term in terms.items():
+        if weights.get(key, 0.0):
+            objective = objective + sign[key] * weights[key] * term
+    return objective
+
+
+def stage2_objective(ctx: Context, weights: dict[str, float], breakpoints=(0.0, 0.1, 0.25, 0.5, 0.75, 1.0)):
+    """Stage 2 (Sec. IV-2): Eq. 27 with the energy the step draws and its V2G cost.
+
+    ``lambda_2 Eq27 - lambda_1 E / E_max - lambda_3 v2g_cost``: Eq. 27 alone
+    would keep every carrier on; the energy term (site energy drawn, scaled by
+    the cluster's largest possible draw) carries the survival weight into the
+    fast timescale.
+    """
+    data, t = ctx.data, ctx.time_dim
+    utility = add_eq27_log_utility(ctx, breakpoints)
+    peak_kw = float(data.battery_max_discharge_kw + data.ev_v2x_limit_kw) * data.sizes["site"]
+    energy = ctx.expressions["site_power"].sum() / (peak_kw * data.sizes[t])
+    objective = weights["service"] * utility - weights["survival"] * energy
+    if "ev_discharge" in ctx.variables and weights.get("v2g_cost", 0.0):
+        objective = objective - weights["v2g_cost"] * objective_terms(ctx)["v2g_cost"]
+    return objective
