@@ -32,15 +32,15 @@ import statistics
 import time
 from pathlib import Path
 
-import linopy
 import numpy as np
 import xarray as xr
 
-from msrc_model.formulation import add_msrc, model_data
+from msrc_model.formulation import model_data
 from msrc_model.inputs import build_inputs
 from msrc_model.loader import load_scenario
 from msrc_model.plan import build_plan
 from msrc_model.solve import solve_model
+from msrc_model.stages import build_stage1, build_stage2
 
 REPO = Path(__file__).resolve().parents[1]
 WEIGHTS = {"survival": 0.5, "service": 0.3, "v2g_cost": 0.1, "mode_switching": 0.1}
@@ -52,28 +52,6 @@ def stage2_modes(inputs: xr.Dataset) -> xr.DataArray:
     modes[[0, 1, 3, 5]] = 1
     modes[[2, 4, 6]] = 3
     return xr.DataArray(modes[:, None], dims=("site", "time"), coords={"site": inputs.site, "time": [0.0]})
-
-
-def build_stage2(inputs: xr.Dataset, data: xr.Dataset) -> linopy.Model:
-    model = linopy.Model()
-    modes = stage2_modes(inputs)
-    onehot = xr.concat([(modes == m).astype(float) for m in range(4)], dim="mode").assign_coords(mode=data.mode.values)
-    allowed = (data.pair_coverage * onehot.isel(site=data.pair_site).drop_vars("site")).sum("mode").max("time") > 0
-    block = add_msrc(model, data.isel(pair=np.flatnonzero(allowed.values)), fixed_modes=modes)
-    objective = block.stage2_objective(WEIGHTS)
-    model.add_objective(100 * (objective - float(objective.const)), sense="max")
-    return model
-
-
-def build_stage1(inputs: xr.Dataset, data: xr.Dataset) -> linopy.Model:
-    model = linopy.Model()
-    block = add_msrc(
-        model, data, aggregate="site", traffic="flows", ev_model="fleet",
-        energy_floor=False, exclusive_battery=False,
-    )
-    objective = block.stage1_objective(WEIGHTS, block.data.reference_power_kw)
-    model.add_objective(100 * objective, sense="max")
-    return model
 
 
 def measure(name: str, build, builds: int, solves: int, time_limit: float) -> None:
@@ -110,10 +88,11 @@ def main() -> None:
     print(f"{'problem':8} {'columns':>8} {'rows':>8} {'integer':>8} {'build med':>9} {'max s':>8} {'solve med':>9} {'max s':>8}  status")
     if args.only in (None, "stage2"):
         data2 = model_data(inputs, step_s=30, max_duration_s=30)
-        measure("stage2", lambda: build_stage2(inputs, data2), args.builds, args.solves, args.time_limit)
+        modes = stage2_modes(inputs)
+        measure("stage2", lambda: build_stage2(data2, modes, WEIGHTS)[0], args.builds, args.solves, args.time_limit)
     if args.only in (None, "stage1"):
         data1 = model_data(inputs, step_s=900, max_duration_s=6 * 3600)
-        measure("stage1", lambda: build_stage1(inputs, data1), args.builds, args.solves, args.time_limit)
+        measure("stage1", lambda: build_stage1(data1, WEIGHTS)[0], args.builds, args.solves, args.time_limit)
     if args.only in (None, "plan"):
         small = load_scenario(REPO / "models" / "plan-small.yaml").scenario
         small_inputs = build_inputs(small)

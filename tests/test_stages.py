@@ -1,0 +1,56 @@
+"""Stage-2 and Stage-1 problems built from the blocks, on the paper scenario."""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+
+from msrc_model.formulation import model_data
+from msrc_model.plan import block_results
+from msrc_model.stages import build_stage1, build_stage2, solve_stage
+
+WEIGHTS = {"survival": 0.5, "service": 0.3, "v2g_cost": 0.1, "mode_switching": 0.1}
+OPTIONS = {"time_limit": 120.0, "mip_rel_gap": 0.01, "log_to_console": False, "output_flag": False}
+
+
+def mixed_modes(inputs):
+    modes = np.zeros(inputs.sizes["site"], dtype=int)
+    modes[[0, 1, 3, 5]] = 1  # centre and three ring-1 sites help
+    modes[[2, 4, 6]] = 3  # their other ring-1 neighbours sleep
+    return xr.DataArray(modes[:, None], dims=("site", "time"), coords={"site": inputs.site, "time": [0.0]})
+
+
+def test_stage2_solution_respects_the_paper_constraints(paper_inputs):
+    data = model_data(paper_inputs, step_s=30, max_duration_s=30)
+    modes = mixed_modes(paper_inputs)
+    model, block = build_stage2(data, modes, WEIGHTS)
+    report = solve_stage(model, OPTIONS)
+    assert report.has_solution and report.gap <= 0.01
+    x = block.variables["association"].solution
+    assert bool((np.isclose(x, 0, atol=1e-6) | np.isclose(x, 1, atol=1e-6)).all())
+    per_user = x.groupby(block.data.pair_user.rename("user")).sum()
+    assert float(per_user.max()) <= 1 + 1e-6  # no user on two sites
+    z = block.variables["band_on"].solution
+    assert bool((np.isclose(z, 0, atol=1e-6) | np.isclose(z, 1, atol=1e-6)).all())
+    results = block_results(block)
+    asleep = modes.isel(time=0) == 3
+    assert not bool(results.band_active.sel(site=asleep.values).any())  # Eq. 24
+    np.testing.assert_allclose(results.site_power.sel(site=asleep.values), 0.1, rtol=1e-6)  # P_sleep
+    # capacity (Eq. 9): what a site serves fits its active bands, less the helping overhead
+    capacity = (block.data.capacity_mbps * results.band_active).sum("band")
+    overhead = 1 - 0.05 * (modes == 1)
+    assert bool((results.served_mbps <= capacity * overhead + 1e-6).all())
+    # every SLA user the modes can reach is served at its minimum rate (Eq. 10)
+    rate = block.expressions["pair_rate"].solution
+    minimum = block.data.min_rate_mbps.isel(user=block.data.pair_user).drop_vars("user")
+    assert bool((rate >= minimum * x - 1e-6).all())
+
+
+def test_stage1_problem_builds_from_the_blocks(paper_inputs):
+    """Stage 1: modes over 24 steps of 15 min from traffic grouped per home site (no solve: see the benchmark)."""
+    data = model_data(paper_inputs, step_s=900, max_duration_s=6 * 3600)
+    model, block = build_stage1(data, WEIGHTS)
+    assert block.data.sizes["user"] == 19 and block.data.sizes["time"] == 24
+    assert {"msrc-eq19_one_mode", "msrc-eq21_client_needs_helper", "msrc-eq26_min_over_sites"} <= set(model.constraints)
+    assert model.variables["msrc-mode"].attrs["binary"]
+    assert model.objective.sense == "max"
