@@ -76,16 +76,12 @@ def block_results(block: MSRCBlock) -> xr.Dataset:
     client = (gamma.sel(mode="assisted", drop=True) + gamma.sel(mode="sleep", drop=True)) > 0.5
     arc_helper = helping.isel(site=data.edge_helper).drop_vars("site")
     arc_client = client.isel(site=data.edge_assisted).drop_vars("site")
-    pair_rate = _value(e["pair_rate"])
-    pair_class = data.user_class.isel(user=data.pair_user).drop_vars("user")
-    served_by_site_class = (
-        pair_rate.groupby(xr.DataArray(data.site.values[data.pair_site.values], dims="pair", name="site")).sum()
-    )
-    class_name = xr.DataArray(data["class"].values[pair_class.values], dims="pair", name="class")
-    served_class = pair_rate.groupby(class_name).sum().reindex({"class": data["class"].values}, fill_value=0.0)
-    demand_class = data.demand_mbps.groupby(
-        xr.DataArray(data["class"].values[data.user_class.values], dims="user", name="class")
-    ).sum().reindex({"class": data["class"].values}, fill_value=0.0)
+    pair_rate = _value(e["pair_rate"]).transpose("pair", t).values
+    n_sites, n_classes = data.sizes["site"], data.sizes["class"]
+    served = np.zeros((n_sites, n_classes, data.sizes[t]))
+    np.add.at(served, (data.pair_site.values, data.user_class.values[data.pair_user.values]), pair_rate)
+    demand_class = np.bincount(data.user_class.values, weights=data.demand_mbps.values, minlength=n_classes)
+    served_share = served.sum(axis=0) / np.where(demand_class > 0, demand_class, np.nan)[:, None]
     out = xr.Dataset(
         {
             "mode": (("site", t), mode.transpose("site", t).values, _attrs("1", "cooperation mode", **MODE_FLAGS)),
@@ -98,10 +94,8 @@ def block_results(block: MSRCBlock) -> xr.Dataset:
                                _attrs("kWh", "battery energy at the end of the step (Eq. 12)")),
             "battery_power": (("site", t), _value(e["battery_power"]).transpose("site", t).values,
                               _attrs("kW", "net battery discharge power")),
-            "served_mbps": (("site", t), served_by_site_class.reindex(site=data.site.values, fill_value=0.0).transpose("site", t).values,
-                            _attrs("Mbit/s", "traffic served by the site (nu, Eq. 11)")),
-            "served_share": (("class", t), (served_class / demand_class.where(demand_class > 0)).transpose("class", t).values,
-                             _attrs("1", "served rate over demand, per class")),
+            "served_mbps": (("site", "class", t), served, _attrs("Mbit/s", "traffic the site serves to each class (nu, Eq. 11)")),
+            "served_share": (("class", t), served_share, _attrs("1", "served rate over demand, per class")),
         },
         coords={
             "site": data.site.values,

@@ -198,12 +198,18 @@ def add_msrc(
     data = inputs if "pair_coverage" in inputs else model_data(inputs, step_s=step_s, max_duration_s=max_duration_s)
     if aggregate:
         data = aggregate_users(data, by_class=aggregate != "site")
+    if ev_model == "fleet" and ev_fleet is None:
+        ev_fleet = fleet_limits(data, initial_ev_kwh)
     if snapshots is not None:
         if len(snapshots) != data.sizes["time"]:
             raise ValueError(f"{len(snapshots)} snapshots for {data.sizes['time']} model steps")
         data = data.assign_coords(time=("time", pd.Index(snapshots).values))
+        if ev_fleet is not None:
+            ev_fleet = tuple(a.assign_coords(time=data.time.values) if "time" in a.dims else a for a in ev_fleet)
     if time_dim != "time":
         data = data.rename(time=time_dim)
+        if ev_fleet is not None:
+            ev_fleet = tuple(a.rename(time=time_dim) if "time" in a.dims else a for a in ev_fleet)
         for extra in (fixed_modes, initial_battery_kwh, initial_ev_kwh):
             if extra is not None and "time" in extra.dims:
                 raise ValueError(f"give time-indexed arguments on the {time_dim!r} dimension")
@@ -229,7 +235,7 @@ def add_msrc(
     add_site_power(ctx)
     add_battery(ctx, initial_energy_kwh=initial_battery_kwh, exclusive=exclusive_battery, energy_floor=energy_floor)
     if ev_model == "fleet":
-        add_ev_fleet(ctx, *(ev_fleet if ev_fleet is not None else fleet_limits(ctx.data.rename({time_dim: "time"}) if time_dim != "time" else ctx.data, initial_ev_kwh)))
+        add_ev_fleet(ctx, *ev_fleet)
     else:
         add_evs(ctx, initial_energy_kwh=initial_ev_kwh)
     add_power_balance(ctx, grid_limit_kw=grid_limit_kw)
