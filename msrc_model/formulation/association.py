@@ -18,7 +18,6 @@ from __future__ import annotations
 import xarray as xr
 
 from .context import Context, pick, total_by
-from .data import HELPING
 from .linearise import add_binary_continuous_product
 
 
@@ -42,10 +41,9 @@ def add_association(
         problem cannot reach under its fixed modes.
     """
     data, t = ctx.data, ctx.time_dim
-    sites, users = ctx.index("site"), ctx.index("user")
+    sites = ctx.index("site")
     pair_site = data.pair_site
     site_label = ctx.labelled(pair_site, "site")
-    user_label = ctx.labelled(data.pair_user, "user")
     rate = data.pair_rate_per_share_mbps  # Mbit/s per unit band share
 
     gamma = ctx.expressions["gamma"]
@@ -79,15 +77,21 @@ def add_association(
     if bool(has_sla.any()):
         ctx.add_constraints("eq10_sla_rate", (pair_rate - minimum * x).where(has_sla) >= 0)
 
-    served = total_by(x, user_label, users)
+    _add_service_obligation(ctx, x, alive, required_share)
+
+    # Eq. 9: capacity, less the scheduling overhead while helping
+    ctx.add_constraints("eq9_capacity", total_by(pair_rate, site_label, sites) - _available_capacity(ctx) <= 0)
+
+
+def _add_service_obligation(ctx: Context, x, alive: object, required_share: xr.DataArray | None) -> None:
+    """Eq. 6 (at most one server, or a share of 1) and Eq. 10's obligation to serve SLA users while alive."""
+    data = ctx.data
+    served = total_by(x, ctx.labelled(data.pair_user, "user"), ctx.index("user"))
     ctx.expressions["served_share"] = served
     ctx.add_constraints("eq6_one_server", served <= 1)
     share = data.user_required_share if required_share is None else required_share
     if bool((share > 0).any()):
         ctx.add_constraints("eq10_sla_served", (served - share * alive).where(share > 0) >= 0)
-
-    # Eq. 9: capacity, less the scheduling overhead while helping
-    ctx.add_constraints("eq9_capacity", total_by(pair_rate, site_label, sites) - _available_capacity(ctx) <= 0)
 
 
 def _available_capacity(ctx: Context):
@@ -124,9 +128,8 @@ def add_traffic_flows(ctx: Context, alive: object = 1.0, required_share: xr.Data
     per-user Shannon rates of Eq. 8.
     """
     data, t = ctx.data, ctx.time_dim
-    sites, users = ctx.index("site"), ctx.index("user")
+    sites = ctx.index("site")
     site_label = ctx.labelled(data.pair_site, "site")
-    user_label = ctx.labelled(data.pair_user, "user")
     gamma = ctx.expressions["gamma"]
     z = ctx.variables["band_on"]
     capacity = data.capacity_mbps
@@ -143,9 +146,4 @@ def add_traffic_flows(ctx: Context, alive: object = 1.0, required_share: xr.Data
     ctx.expressions["band_traffic"] = flow
     ctx.expressions["band_utilisation"] = flow / capacity
 
-    served = total_by(x, user_label, users)
-    ctx.expressions["served_share"] = served
-    ctx.add_constraints("eq6_one_server", served <= 1)
-    share = data.user_required_share if required_share is None else required_share
-    if bool((share > 0).any()):
-        ctx.add_constraints("eq10_sla_served", (served - share * alive).where(share > 0) >= 0)
+    _add_service_obligation(ctx, x, alive, required_share)
