@@ -15,7 +15,6 @@ import numpy as np
 import xarray as xr
 
 from .formulation import MODES, MSRCBlock, add_msrc
-from .solve import SolveReport, solve_model
 
 
 def usable_pairs(data: xr.Dataset, modes: xr.DataArray) -> xr.Dataset:
@@ -76,8 +75,3 @@ def build_stage1(
     estimate = block.data.reference_power_kw if power_estimate_kw is None else power_estimate_kw
     model.add_objective(100.0 * block.stage1_objective(weights, estimate), sense="max")
     return model, block
-
-
-def solve_stage(model: linopy.Model, options: dict) -> SolveReport:
-    """Solve a stage problem with HiGHS (see :func:`msrc_model.solve.solve_model`)."""
-    return solve_model(model, options)

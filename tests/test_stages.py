@@ -7,7 +7,8 @@ import xarray as xr
 
 from msrc_model.formulation import model_data
 from msrc_model.plan import block_results
-from msrc_model.stages import build_stage1, build_stage2, solve_stage
+from msrc_model.solve import solve_model
+from msrc_model.stages import build_stage1, build_stage2
 
 WEIGHTS = {"survival": 0.5, "service": 0.3, "v2g_cost": 0.1, "mode_switching": 0.1}
 OPTIONS = {"time_limit": 120.0, "mip_rel_gap": 0.01, "log_to_console": False, "output_flag": False}
@@ -24,7 +25,7 @@ def test_stage2_solution_respects_the_paper_constraints(paper_inputs):
     data = model_data(paper_inputs, step_s=30, max_duration_s=30)
     modes = mixed_modes(paper_inputs)
     model, block = build_stage2(data, modes, WEIGHTS)
-    report = solve_stage(model, OPTIONS)
+    report = solve_model(model, OPTIONS)
     assert report.has_solution and report.gap <= 0.01
     x = block.variables["association"].solution
     assert bool((np.isclose(x, 0, atol=1e-6) | np.isclose(x, 1, atol=1e-6)).all())
