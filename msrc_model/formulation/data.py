@@ -247,11 +247,14 @@ def reachable_required_share(data: xr.Dataset, fixed_modes: xr.DataArray) -> xr.
     obliged by Eq. 10 in a problem whose modes are data (Stage 2).
     """
     time_dim = [d for d in fixed_modes.dims if d != "site"][0]
-    onehot = xr.concat([(fixed_modes == m).astype(float) for m in range(len(MODES))], dim="mode").assign_coords(
-        mode=list(MODES)
-    )
-    reach = (data.pair_coverage * onehot.isel(site=data.pair_site).drop_vars("site")).sum("mode")
-    fast_enough = data.pair_rate_per_share_mbps.max("band") >= data.min_rate_mbps.isel(user=data.pair_user).drop_vars("user")
-    usable = (reach > 0) & fast_enough
-    best = usable.groupby(data.pair_user.rename("user")).max().reindex(user=data.user.values, fill_value=False)
-    return (data.user_required_share * best.astype(float)).transpose("user", time_dim)
+    modes = fixed_modes.transpose("site", time_dim).values  # (site, time) integers
+    pair_site, pair_user = data.pair_site.values, data.pair_user.values
+    mode_of_pair = modes[pair_site]  # (pair, time); 4 (dark) covers nothing
+    coverage = np.concatenate([data.pair_coverage.values, np.zeros((len(pair_site), 1))], axis=1)
+    reach = np.take_along_axis(coverage, mode_of_pair, axis=1) > 0
+    fast_enough = data.pair_rate_per_share_mbps.values.max(axis=1) >= data.min_rate_mbps.values[pair_user]
+    usable = reach & fast_enough[:, None]
+    reachable = np.zeros((data.sizes["user"], modes.shape[1]))
+    np.maximum.at(reachable, pair_user, usable.astype(float))
+    share = data.user_required_share.values[:, None] * reachable
+    return xr.DataArray(share, dims=("user", time_dim), coords={"user": data.user.values, time_dim: fixed_modes[time_dim].values})
