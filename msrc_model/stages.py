@@ -14,16 +14,13 @@ import linopy
 import numpy as np
 import xarray as xr
 
-from .formulation import MODES, MSRCBlock, add_msrc
+from .formulation import MSRCBlock, add_msrc
+from .formulation.data import coverage_in_modes
 
 
 def usable_pairs(data: xr.Dataset, modes: xr.DataArray) -> xr.Dataset:
     """Model data keeping only the pairs some step's fixed modes allow (Eq. 6)."""
-    onehot = xr.concat([(modes == m).astype(float) for m in range(len(MODES))], dim="mode").assign_coords(
-        mode=list(MODES)
-    )
-    reach = (data.pair_coverage * onehot.isel(site=data.pair_site).drop_vars("site")).sum("mode")
-    allowed = reach.max([d for d in reach.dims if d != "pair"]) > 0
+    allowed = coverage_in_modes(data, modes).max([d for d in modes.dims if d != "site"]) > 0
     return data.isel(pair=np.flatnonzero(allowed.values))
 
 

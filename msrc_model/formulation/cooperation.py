@@ -10,7 +10,8 @@ Variables (per site and time unless said):
 ``band_on`` z_i^(b)(t)
     binary carrier activation;
 ``link`` y_ij(t)
-    binary cooperation link on each undirected edge of the cooperation graph;
+    cooperation link on each undirected edge of the cooperation graph,
+    continuous in [0, 1] and exact (see ``add_cooperation``);
 ``mode_switch``
     continuous >= 0, entries into a mode (theta of Eq. 18).
 """
@@ -21,7 +22,7 @@ import numpy as np
 import xarray as xr
 
 from .context import Context, pick, total_by
-from .data import ASSISTED, HELPING, MODES, NORMAL, SLEEP
+from .data import ASSISTED, HELPING, MODES, NORMAL, SLEEP, mode_onehot
 
 
 def mode_of(ctx: Context, m: int):
@@ -52,8 +53,7 @@ def add_modes(
     if fixed_modes is not None:
         # modes are data (Stage 2): no mode variables, Eqs. 19-23 hold for the given modes
         fixed = fixed_modes.transpose("site", t)
-        onehot = xr.concat([(fixed == m).astype(float) for m in range(len(MODES))], dim="mode")
-        ctx.expressions["gamma"] = onehot.assign_coords(mode=list(MODES)).transpose("site", "mode", t)
+        ctx.expressions["gamma"] = mode_onehot(fixed).transpose("site", "mode", t)
         ctx.expressions["dark"] = (fixed == len(MODES)).astype(float)
         ctx.expressions["awake"] = 1.0 - mode_of(ctx, SLEEP) - ctx.expressions["dark"]
         return
@@ -64,9 +64,7 @@ def add_modes(
 
     if initial_mode is None:
         initial_mode = xr.DataArray(np.full(ctx.data.sizes["site"], NORMAL), dims="site", coords={"site": ctx.data.site})
-    initial = xr.concat([(initial_mode == m).astype(float) for m in range(len(MODES))], dim="mode").assign_coords(
-        mode=list(MODES)
-    )
+    initial = mode_onehot(initial_mode)
     switch = ctx.add_variables("mode_switch", ("site", "mode", t), lower=0.0, upper=1.0)
     first = ctx.data[t].values[0]
     ctx.add_constraints(

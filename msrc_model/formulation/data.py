@@ -239,6 +239,27 @@ def aggregate_users(data: xr.Dataset, by_class: bool = True) -> xr.Dataset:
     return out
 
 
+def mode_onehot(modes: xr.DataArray) -> xr.DataArray:
+    """gamma_{i,m} as data: 1 where a site is in mode m, over a new ``mode`` dimension.
+
+    ``modes`` holds integers 0-3 (a mode of Sec. II-A) or 4 (dark, in no mode).
+    """
+    onehot = xr.concat([(modes == m).astype(float) for m in range(len(MODES))], dim="mode")
+    return onehot.assign_coords(mode=list(MODES))
+
+
+def coverage_in_modes(data: xr.Dataset, fixed_modes: xr.DataArray) -> xr.DataArray:
+    """Per pair and step, the share of the pair's demand its site may serve in its given mode (Eq. 6).
+
+    ``fixed_modes`` is (site, time) integers 0-3, or 4 for dark (covers nothing).
+    """
+    time_dim = [d for d in fixed_modes.dims if d != "site"][0]
+    modes = fixed_modes.transpose("site", time_dim).values
+    coverage = np.concatenate([data.pair_coverage.values, np.zeros((data.sizes["pair"], 1))], axis=1)
+    share = np.take_along_axis(coverage, modes[data.pair_site.values], axis=1)
+    return xr.DataArray(share, dims=("pair", time_dim), coords={"pair": data.pair.values, time_dim: fixed_modes[time_dim].values})
+
+
 def reachable_required_share(data: xr.Dataset, fixed_modes: xr.DataArray) -> xr.DataArray:
     """``user_required_share`` limited to users some site can serve at R_min under fixed modes.
 
@@ -246,15 +267,11 @@ def reachable_required_share(data: xr.Dataset, fixed_modes: xr.DataArray) -> xr.
     radius, or whose best band cannot carry its minimum rate, cannot be
     obliged by Eq. 10 in a problem whose modes are data (Stage 2).
     """
-    time_dim = [d for d in fixed_modes.dims if d != "site"][0]
-    modes = fixed_modes.transpose("site", time_dim).values  # (site, time) integers
-    pair_site, pair_user = data.pair_site.values, data.pair_user.values
-    mode_of_pair = modes[pair_site]  # (pair, time); 4 (dark) covers nothing
-    coverage = np.concatenate([data.pair_coverage.values, np.zeros((len(pair_site), 1))], axis=1)
-    reach = np.take_along_axis(coverage, mode_of_pair, axis=1) > 0
+    reach = coverage_in_modes(data, fixed_modes)
+    pair_user = data.pair_user.values
     fast_enough = data.pair_rate_per_share_mbps.values.max(axis=1) >= data.min_rate_mbps.values[pair_user]
-    usable = reach & fast_enough[:, None]
-    reachable = np.zeros((data.sizes["user"], modes.shape[1]))
+    usable = (reach.values > 0) & fast_enough[:, None]
+    reachable = np.zeros((data.sizes["user"], reach.shape[1]))
     np.maximum.at(reachable, pair_user, usable.astype(float))
     share = data.user_required_share.values[:, None] * reachable
-    return xr.DataArray(share, dims=("user", time_dim), coords={"user": data.user.values, time_dim: fixed_modes[time_dim].values})
+    return xr.DataArray(share, dims=("user", reach.dims[1]), coords={"user": data.user.values, reach.dims[1]: reach[reach.dims[1]].values})
