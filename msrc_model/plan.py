@@ -5,7 +5,7 @@ steps of ``formulation.plan_step_min``, with every EV arrival and every
 demand known in advance, lets sites go dark when their energy is spent, and
 maximises Eq. 18. It is the reference the online controller is measured
 against; its size grows with sites x steps, so it suits small clusters (see
-docs/model.md for the sizes it solves).
+docs/performance.md for the sizes it solves).
 """
 
 from __future__ import annotations
@@ -105,10 +105,8 @@ def block_results(block: MSRCBlock) -> xr.Dataset:
             t: (t, data[t].values, data[t].attrs),
         },
     )
-    if "ev_power" in e:
-        out["ev_power"] = (("site", t), _value(e["ev_power"]).transpose("site", t).values, _attrs("kW", "net V2G power from EVs to the site (Eq. 15)"))
-    else:
-        out["ev_power"] = (("site", t), np.zeros((data.sizes["site"], data.sizes[t])), _attrs("kW", "net V2G power from EVs to the site (Eq. 15)"))
+    ev_power = _value(e["ev_power"]).transpose("site", t).values if "ev_power" in e else np.zeros((data.sizes["site"], data.sizes[t]))
+    out["ev_power"] = (("site", t), ev_power, _attrs("kW", "net V2G power from EVs to the site (Eq. 15)"))
     return out
 
 
