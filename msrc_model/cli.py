@@ -129,6 +129,8 @@ def solve(
 ) -> None:
     """Solve a scenario and write inputs and results to one NetCDF file.
 
+    With run.mode simulate (the default): the outage simulation of every
+    strategy in run.strategies on one realisation, with a summary table.
     With run.mode plan: the full-horizon plan (Eq. 18, perfect foresight).
     Exit status 1 when the solver finds no solution (the cause is printed and
     no results file claims success).
@@ -145,9 +147,9 @@ def solve(
     target = output if output is not None else Path(config.output.path)
     if target.exists() and target.is_dir():
         _fail([Issue(str(target), "--output", "is a directory, not a file")])
-    if config.run.mode != "plan":
-        _fail([Issue(str(scenario), "run.mode", f"= {config.run.mode!r}: the online two-stage controller is not "
-                     "available in this version; use run.mode plan (e.g. --set run.mode=plan)")])
+    if config.run.mode == "simulate":
+        _simulate(config, loaded, target, trial)
+        return
     from .plan import run_plan
 
     dataset = build_inputs(config, trial=trial)
@@ -168,6 +170,120 @@ def solve(
         f"build {float(results.build_time):.1f} s, solve {report.solve_time_s:.1f} s"
     )
     typer.echo(f"wrote {target}")
+
+
+def _progress_reporter(total_strategies: list[str]):
+    """A progress callback: a rich bar on a terminal, a quiet line per quarter otherwise."""
+    if sys.stderr.isatty():
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        bar = Progress(TextColumn("{task.description:12}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn(), transient=False)
+        tasks: dict[str, int] = {}
+
+        def update(strategy: str, done: int, total: int) -> None:
+            if strategy not in tasks:
+                tasks[strategy] = bar.add_task(strategy, total=total)
+            bar.update(tasks[strategy], completed=done)
+
+        return bar, update
+    marks: dict[str, int] = {}
+
+    def quiet(strategy: str, done: int, total: int) -> None:
+        quarter = (4 * done) // max(total, 1)
+        if quarter > marks.get(strategy, 0):
+            marks[strategy] = quarter
+            typer.echo(f"{strategy}: {25 * quarter}% of {total} steps", err=True)
+
+    return None, quiet
+
+
+def _print_summary(results) -> None:
+    from .outage import summary_rows
+
+    headings, rows = summary_rows(results)
+    if sys.stdout.isatty():
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(*headings, title="outage summary")
+        for row in rows:
+            table.add_row(*row)
+        Console().print(table)
+        return
+    widths = [max(len(str(r[i])) for r in [headings, *rows]) for i in range(len(headings))]
+    for row in [headings, *rows]:
+        typer.echo("  ".join(str(cell).ljust(width) if i == 0 else str(cell).rjust(width) for i, (cell, width) in enumerate(zip(row, widths))))
+
+
+def _simulate(config, loaded, target: Path, trial: int) -> None:
+    """run.mode simulate: every strategy on one realisation, results with a strategy dimension."""
+    from .inputs import build_inputs
+    from .netcdf import write_netcdf
+    from .outage import run_outage
+
+    dataset = build_inputs(config, trial=trial)
+    typer.echo(
+        f"outage: {config.network.site_count} sites, {config.traffic.users} users, load {config.traffic.load:g}, "
+        f"up to {config.controller.max_duration_h:g} h in {config.controller.stage2_interval_s:g}-s steps; "
+        f"strategies {', '.join(config.run.strategies)}"
+    )
+    bar, update = _progress_reporter(config.run.strategies)
+    if bar is not None:
+        with bar:
+            results = run_outage(config, dataset, progress=update)
+    else:
+        results = run_outage(config, dataset, progress=update)
+    attrs = {"msrc_version": dataset.attrs["msrc_version"], "scenario_yaml": dataset.attrs["scenario_yaml"], **loaded.provenance()}
+    try:
+        write_netcdf(target, inputs=dataset, results=results, attrs=attrs)
+    except OSError as exc:
+        _fail([Issue(str(target), "--output", f"cannot write: {exc.strerror or exc}")])
+    _print_summary(results)
+    typer.echo(f"wrote {target}")
+
+
+def _read_results(path: Path):
+    from .netcdf import read_netcdf
+
+    if not path.exists():
+        _fail([Issue(str(path), "", "no such file")])
+    try:
+        inputs, results, _ = read_netcdf(path)
+    except (OSError, ValueError, KeyError) as exc:
+        _fail([Issue(str(path), "", f"not an msrc NetCDF file: {exc}")])
+    if results is None or "strategy" not in results.dims:
+        _fail([Issue(str(path), "/results", "holds no outage simulation (run msrc solve with run.mode simulate)")])
+    return inputs, results
+
+
+ResultsFile = Annotated[Path, typer.Argument(help="NetCDF results file written by msrc solve.", show_default=False)]
+
+
+@app.command()
+def show(results_file: ResultsFile) -> None:
+    """Print the side-by-side summary of an outage simulation from its results file."""
+    _, results = _read_results(results_file)
+    _print_summary(results)
+
+
+@app.command()
+def plot(
+    results_file: ResultsFile,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Folder for the PNG files (default: next to the results file).")] = None,
+    at_h: Annotated[float, typer.Option("--at-h", help="Time of the site map, h since the outage start.", min=0.0)] = 2.5,
+) -> None:
+    """Write PNG figures: battery energy per strategy (Fig. 2), site x time modes, site map at --at-h."""
+    from .plots import write_plots
+
+    inputs, results = _read_results(results_file)
+    folder = output if output is not None else results_file.parent / f"{results_file.stem}-plots"
+    if folder.exists() and not folder.is_dir():
+        _fail([Issue(str(folder), "--output", "is a file, not a folder")])
+    duration = float(results.time.values[-1]) / 3600.0
+    if at_h > duration + 1e-9:
+        _fail([Issue("--at-h", "", f"= {at_h:g}: after the end of the run ({duration:g} h)")])
+    for path in write_plots(results, inputs, folder, at_h=at_h):
+        typer.echo(f"wrote {path}")
 
 
 def main() -> None:

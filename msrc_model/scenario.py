@@ -379,6 +379,11 @@ class Controller(Section):
     stage1_horizon_h: float = quantity(6.0, "h", "Stage-1 planning horizon H (Eq. 26).", gt=0)
     stage2_interval_s: float = quantity(30.0, "s", "Stage-2 dispatch period, the simulation time step.", gt=0)
     max_duration_h: float = quantity(12.0, "h", "Longest outage simulated.", gt=0)
+    stage1_block_h: float = quantity(
+        1.0, "h", "Stage-1 planning block: the horizon is cut into blocks of this length; the first block's modes are binary, later blocks plan mode time shares.", gt=0
+    )
+    stage1_time_limit_s: float = quantity(2.0, "s", "Time limit of one Stage-1 solve; the best plan found by then is used.", gt=0)
+    stage2_time_limit_s: float = quantity(1.0, "s", "Time limit of one Stage-2 solve.", gt=0)
 
     @model_validator(mode="after")
     def _periods_nest(self) -> Controller:
@@ -388,6 +393,8 @@ class Controller(Section):
                 ("stage1_interval_min",),
                 f"= {self.stage1_interval_min:g}: must be a whole multiple of stage2_interval_s ({self.stage2_interval_s:g} s)",
             )
+        if self.stage1_block_h > self.stage1_horizon_h:
+            raise RuleViolation(("stage1_block_h",), f"= {self.stage1_block_h:g}: longer than stage1_horizon_h ({self.stage1_horizon_h:g} h)")
         if self.max_duration_h * 3600.0 < self.stage2_interval_s:
             raise RuleViolation(("max_duration_h",), f"= {self.max_duration_h:g}: shorter than one Stage-2 step")
         return self

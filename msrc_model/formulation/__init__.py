@@ -42,6 +42,7 @@ from .objective import (
     stage2_objective,
 )
 from .power import add_site_power
+from .site_level import add_site_offload, site_level_data
 
 linopy.options["semantics"] = "v1"
 
@@ -109,9 +110,9 @@ class MSRCBlock:
         """Eq. 27 by tangent cuts, scaled to [0, 1]."""
         return add_eq27_log_utility(self._context, breakpoints)
 
-    def stage1_objective(self, weights: dict[str, float], power_estimate_kw: xr.DataArray):
-        """Stage-1 objective: Eq. 26 in place of T_surv in Eq. 18."""
-        return stage1_objective(self._context, weights, power_estimate_kw)
+    def stage1_objective(self, weights: dict[str, float], power_estimate_kw: xr.DataArray, sites: xr.DataArray | None = None):
+        """Stage-1 objective: Eq. 26 (over ``sites``, default all) in place of T_surv in Eq. 18."""
+        return stage1_objective(self._context, weights, power_estimate_kw, sites)
 
     def stage2_objective(self, weights: dict[str, float], breakpoints=(0.0, 0.1, 0.25, 0.5, 0.75, 1.0)):
         """Stage-2 objective: Eq. 27 with the step's energy and V2G cost."""
@@ -142,6 +143,7 @@ def add_msrc(
     required_share: xr.DataArray | None = None,
     ev_model: str = "vehicles",
     ev_fleet: tuple[xr.DataArray, xr.DataArray] | None = None,
+    fixed_dark: xr.DataArray | None = None,
 ) -> MSRCBlock:
     """Add an MSRC base-station cluster to a linopy model.
 
@@ -168,7 +170,9 @@ def add_msrc(
     traffic:
         ``"pairs"``: per-pair band shares and Shannon rates (Eq. 8, Stage 2);
         ``"flows"``: band traffic per site within the band capacities
-        (aggregated, Stage 1 and the plan).
+        (aggregated, the plan); ``"site"``: site power per mode and offload
+        flows between sites, no users or bands (the Stage-1 planner, see
+        :mod:`msrc_model.formulation.site_level`).
     binary_association:
         Binary x (default: true for single users, false for groups).
     fixed_modes:
@@ -194,9 +198,14 @@ def add_msrc(
     ev_fleet:
         (power limit kW, cumulative energy kWh) per site and step for the
         fleet model (default: from the EVs in the data, see ``fleet_limits``).
+    fixed_dark:
+        (site,) bool: sites already out of energy, dark over the whole horizon.
     """
     data = inputs if "pair_coverage" in inputs else model_data(inputs, step_s=step_s, max_duration_s=max_duration_s)
-    if aggregate:
+    if traffic == "site":
+        if "site_mode_power_kw" not in data:
+            data = site_level_data(data)
+    elif aggregate:
         data = aggregate_users(data, by_class=aggregate != "site")
     if ev_model == "fleet" and ev_fleet is None:
         ev_fleet = fleet_limits(data, initial_ev_kwh)
@@ -214,25 +223,29 @@ def add_msrc(
             if extra is not None and "time" in extra.dims:
                 raise ValueError(f"give time-indexed arguments on the {time_dim!r} dimension")
     ctx = Context(model, data, prefix, time_dim)
-    add_modes(ctx, fixed_modes=fixed_modes, allow_dark=allow_dark, initial_mode=initial_mode)
+    add_modes(ctx, fixed_modes=fixed_modes, allow_dark=allow_dark, initial_mode=initial_mode, fixed_dark=fixed_dark)
     if fixed_modes is None:
         add_cooperation(ctx)
     elif required_share is None:
         required_share = reachable_required_share(ctx.data, fixed_modes)
-    add_band_activation(ctx)
+    if traffic != "site":
+        add_band_activation(ctx)
     if survival is None:
         survival = allow_dark
     alive = 1.0
     if survival:
         add_survival(ctx)
         alive = ctx.variables["network_alive"]
-    if traffic == "flows":
+    if traffic == "site":
+        add_site_offload(ctx)
+    elif traffic == "flows":
         add_traffic_flows(ctx, alive=alive, required_share=required_share)
     else:
         if binary_association is None:
             binary_association = not aggregate
         add_association(ctx, binary=binary_association, alive=alive, required_share=required_share)
-    add_site_power(ctx)
+    if traffic != "site":
+        add_site_power(ctx)
     add_battery(ctx, initial_energy_kwh=initial_battery_kwh, exclusive=exclusive_battery, energy_floor=energy_floor)
     if ev_model == "fleet":
         add_ev_fleet(ctx, *ev_fleet)

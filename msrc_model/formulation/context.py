@@ -52,8 +52,8 @@ class Context:
         self.variables[short] = variable
         return variable
 
-    def add_constraints(self, short: str, constraint) -> linopy.Constraint:
-        return self.model.add_constraints(constraint, name=self.name(short))
+    def add_constraints(self, short: str, constraint, **kwargs) -> linopy.Constraint:
+        return self.model.add_constraints(constraint, name=self.name(short), **kwargs)
 
     @property
     def step_h(self) -> float:

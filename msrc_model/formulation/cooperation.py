@@ -35,6 +35,7 @@ def add_modes(
     fixed_modes: xr.DataArray | None = None,
     allow_dark: bool = False,
     initial_mode: xr.DataArray | None = None,
+    fixed_dark: xr.DataArray | None = None,
 ) -> None:
     """Modes, dark state, Eq. 19 and the mode-switch counter of Eq. 18.
 
@@ -48,6 +49,8 @@ def add_modes(
     initial_mode:
         Mode of each site before the first step (default normal), for the
         switch counter.
+    fixed_dark:
+        Optional (site,) bool: sites already out of energy, dark throughout.
     """
     t = ctx.time_dim
     if fixed_modes is not None:
@@ -58,7 +61,11 @@ def add_modes(
         ctx.expressions["awake"] = 1.0 - mode_of(ctx, SLEEP) - ctx.expressions["dark"]
         return
     gamma = ctx.add_variables("mode", ("site", "mode", t), binary=True)
-    dark = ctx.add_variables("dark", ("site", t), lower=0.0, upper=1.0 if allow_dark else 0.0, integer=True)
+    if fixed_dark is None:
+        dark = ctx.add_variables("dark", ("site", t), lower=0.0, upper=1.0 if allow_dark else 0.0, integer=True)
+    else:
+        already = xr.ones_like(ctx.data[t], dtype=float) * fixed_dark.astype(float)
+        dark = ctx.add_variables("dark", ("site", t), lower=already, upper=xr.ones_like(already) if allow_dark else already, integer=True)
     ctx.expressions["gamma"], ctx.expressions["dark"] = gamma, dark
     ctx.add_constraints("eq19_one_mode", gamma.sum("mode") + dark == 1)
 
@@ -110,6 +117,7 @@ def add_cooperation(ctx: Context) -> None:
     link = ctx.add_variables("link", ("link", t), lower=0.0, upper=1.0)
     link_index = xr.DataArray(link_of_arc, dims="edge", coords={"edge": data.edge})
     link_at_arc = pick(link, "link", link_index)
+    ctx.expressions["link_at_arc"] = link_at_arc
 
     ctx.add_constraints("eq22_link_limit", total_by(link_at_arc, helper_label, sites) <= float(data.max_links))
     ctx.add_constraints("eq23_link_if_helping", link_at_arc - helping_at_arc - client_at_arc >= -1)

@@ -1,0 +1,308 @@
+"""The MSRC two-stage controller (Algorithm 1, Sec. IV) as a simulation strategy.
+
+**Stage 1** (every ``stage1_interval_min``, and at once when a site goes
+dark) solves :func:`msrc_model.stages.build_stage1` over the horizon H cut
+into blocks of ``stage1_block_h``: modes are binary in the first block and
+mode time shares after it (move blocking); traffic and power are at site
+level; the least projected remaining battery time over the sites still alive
+is maximised (Eq. 26, with each site's normal-mode power as the fixed
+denominator) together with service, V2G cost and mode switches (Eq. 18
+weights). The first block's modes and links are applied.
+
+**Stage 2** (every ``stage2_interval_s``) has two parts, both HiGHS problems:
+
+* the radio problem, :func:`msrc_model.stages.build_stage2`: per-user
+  association (continuous, as the paper words Stage 2), band shares and
+  binary carrier activation with the modes fixed (Eq. 27 by tangent cuts,
+  less the energy drawn); a user the solution splits over two sites goes to
+  the one carrying the larger share. A helper serves users of
+  the sites linked to it (or of a dark neighbour) besides those inside its
+  own nominal radius. Its inputs are the modes, links and dark sites only, so
+  it is solved again only when one of them changes; otherwise the previous
+  solution is the solution (same inputs, same deterministic solve).
+* the energy dispatch, :func:`msrc_model.stages.build_dispatch`: battery and
+  V2G power per site from the load the radio decision draws, what the
+  battery and the *currently parked* EVs can give, and the V2G price posted
+  at the last Stage-1 call (Eq. 16). It is solved again whenever one of these
+  inputs differs from the last solve.
+
+**No peeking.** Stage 1 sees the EVs parked now (with their energy) and
+expects them to stay for the mean stay; it expects new arrivals at the known
+rate until the arrival window closes, each bringing the mean usable energy.
+It never reads the realised arrival or departure times.
+
+**Failed solves.** A solve that returns no usable solution (time limit with
+no incumbent, numerical trouble, infeasible) is recorded as a
+:class:`~msrc_model.simulate.SolverEvent` and the controller keeps its last
+feasible decision, repaired for sites that went dark since (an assisted or
+sleeping site whose helpers are all dark returns to normal).
+"""
+
+from __future__ import annotations
+
+import time as _time
+
+import numpy as np
+import xarray as xr
+
+from .formulation import model_data
+from .formulation.data import ASSISTED, HELPING, NORMAL, SLEEP
+from .formulation.power import site_power_kw
+from .formulation.site_level import site_level_data
+from .scenario import Scenario
+from .simulate import DARK, Decision, SolverEvent, State, World
+from .solve import highs_options, solve_model
+from .stages import build_dispatch, build_stage1, build_stage2
+from .strategies import home_association
+
+
+class MSRCController:
+    """Algorithm 1: Stage 1 every 15 min over H, Stage 2 every step."""
+
+    name = "msrc"
+
+    def __init__(self, scenario: Scenario, fail_stage1_at_s: tuple[float, ...] = ()) -> None:
+        self.scenario = scenario
+        self.weights = scenario.objective.model_dump()
+        self.events: list[SolverEvent] = []
+        # test hook: Stage-1 calls at these times get a time limit too short to find anything
+        self.fail_stage1_at_s = set(fail_stage1_at_s)
+
+    # ------------------------------------------------------------------ setup
+    def reset(self, world: World) -> None:
+        c = self.scenario.controller
+        self.world = world
+        self.events = []
+        inputs = world.inputs
+        no_evs = {"ev": []}
+        block_s = c.stage1_block_h * 3600.0
+        data1 = model_data(inputs, step_s=block_s, max_duration_s=c.stage1_horizon_h * 3600.0).isel(no_evs)
+        self.data1 = site_level_data(data1)
+        self.data2 = model_data(inputs, step_s=world.step_s, max_duration_s=world.step_s).isel(no_evs)
+        self.stage1_every = int(round(c.stage1_interval_min * 60.0 / world.step_s))
+        self.block_s = block_s
+        self.n_blocks = self.data1.sizes["time"]
+
+        self.mode = np.full(world.n_site, NORMAL)
+        self.links = np.zeros(world.n_edge, dtype=bool)
+        self.known_dark = np.zeros(world.n_site, dtype=bool)
+        self.radio_key: bytes | None = None
+        self.user_site = home_association(world)
+        self.band_on = np.ones((world.n_site, world.n_band), dtype=bool)
+        self.dispatch_key: bytes | None = None
+        self.ev_request = np.zeros(world.n_site)
+        self.price = np.full(world.n_site, world.price_base)
+
+        self.stage1_times: list[float] = []
+        self.stage1_gaps: list[float] = []
+        self.stage1_build_times: list[float] = []
+        self.radio_times: list[float] = []
+        self.radio_build_times: list[float] = []
+        self.dispatch_times: list[float] = []
+        self.dispatch_reused = 0
+        self.split_users: list[int] = []
+        self._build_stage1()
+
+        # what the controller may know about EVs: the statistics, not the realisation
+        ev = self.scenario.ev
+        mean_usable_kwh = ev.capacity_mean_kwh * max((ev.soc_initial_low + ev.soc_initial_high) / 2 - ev.soc_min, 0.0) * ev.efficiency
+        self.ev_rate_per_h = float(inputs.ev_arrival_rate_per_h) if ev.enabled else 0.0
+        self.ev_window_h = ev.arrival_window_h
+        self.ev_mean_stay_h = ev.mean_stay_h
+        self.ev_mean_usable_kwh = mean_usable_kwh
+
+    # ------------------------------------------------------------------ helpers
+    def _options(self, time_limit: float) -> dict:
+        return highs_options(self.scenario.solver, time_limit_s=time_limit)
+
+    def _site_array(self, values, name: str = "site") -> xr.DataArray:
+        return xr.DataArray(np.asarray(values), dims="site", coords={"site": self.world.inputs.site.values}, name=name)
+
+    def ev_forecast(self, state: State) -> tuple[xr.DataArray, xr.DataArray]:
+        """Per site and Stage-1 block: expected V2G power limit (kW) and cumulative usable energy (kWh)."""
+        w = self.world
+        now_h = state.time_s / 3600.0
+        starts = np.arange(self.n_blocks) * self.block_s / 3600.0
+        ends = starts + self.block_s / 3600.0
+        mu = max(self.ev_mean_stay_h, 1e-9)
+        # parked EVs stay on average mu more hours (exponential stays are memoryless)
+        stay = mu * (np.exp(-starts / mu) - np.exp(-ends / mu)) / (ends - starts)  # mean presence over each block
+        usable = np.where(state.parked, np.maximum(state.ev_kwh - w.ev_reserve, 0.0) * w.eta_ev, 0.0)
+        count_now = np.bincount(w.ev_site, weights=state.parked.astype(float), minlength=w.n_site)
+        energy_now = np.bincount(w.ev_site, weights=np.minimum(usable, w.ev_max_kw * mu), minlength=w.n_site)
+        # arrivals expected at the known rate until the arrival window closes
+        window_left_h = max(self.ev_window_h - now_h, 0.0)
+        arrived_by_end = self.ev_rate_per_h * np.minimum(window_left_h, ends)
+        present_new = self.ev_rate_per_h * mu * (1.0 - np.exp(-np.minimum(ends, window_left_h) / mu))
+        count = count_now[:, None] * stay[None, :] + present_new[None, :]
+        power = np.minimum(w.v2x_limit_kw, w.ev_max_kw * count)
+        energy = energy_now[:, None] + arrived_by_end[None, :] * self.ev_mean_usable_kwh
+        coords = {"site": w.inputs.site.values, "time": self.data1.time.values}
+        return (
+            xr.DataArray(power, dims=("site", "time"), coords=coords),
+            xr.DataArray(energy, dims=("site", "time"), coords=coords),
+        )
+
+    def _repair(self, dark: np.ndarray) -> None:
+        """Keep the last plan valid after sites went dark: drop their links, orphans go normal."""
+        w = self.world
+        self.links &= ~dark[w.edge_helper] & ~dark[w.edge_assisted]
+        client = np.isin(self.mode, (ASSISTED, SLEEP)) & ~dark
+        helped = np.bincount(w.edge_assisted[self.links], minlength=w.n_site) > 0
+        self.mode = np.where(client & ~helped, NORMAL, self.mode)
+        helping = self.mode == HELPING
+        serving = np.bincount(w.edge_helper[self.links], minlength=w.n_site) > 0
+        self.mode = np.where(helping & ~serving & ~dark, NORMAL, self.mode)
+        self.links &= (self.mode[w.edge_helper] == HELPING) & np.isin(self.mode[w.edge_assisted], (ASSISTED, SLEEP))
+
+    # ------------------------------------------------------------------ Stage 1
+    def _build_stage1(self) -> None:
+        """Build the Stage-1 problem once; each call changes only its data (bounds and right-hand sides)."""
+        w = self.world
+        started = _time.perf_counter()
+        zeros = xr.zeros_like(self.data1.site_mode_power_kw.sel(mode="normal", drop=True) * self.data1.time_step_h * xr.ones_like(self.data1.time, dtype=float))
+        self.stage1_model, self.stage1_block = build_stage1(
+            self.data1,
+            self.weights,
+            initial_battery_kwh=self._site_array(w.battery_initial),
+            ev_fleet=(zeros, zeros),
+            dark=self._site_array(np.zeros(w.n_site, dtype=bool)),
+            integer_blocks=1,
+        )
+        self.stage1_eq26_rhs = self.stage1_model.constraints["msrc-eq26_min_over_sites"].rhs.copy()
+        self.stage1_model_build_time = _time.perf_counter() - started
+
+    def stage1(self, state: State) -> None:
+        w = self.world
+        started = _time.perf_counter()
+        model, block = self.stage1_model, self.stage1_block
+        power, energy = self.ev_forecast(state)
+        times = self.data1.time.values
+        battery = model.constraints["msrc-eq12_battery_first_step"]
+        battery.update(rhs=xr.ones_like(battery.rhs) * self._site_array(state.battery_kwh))
+        model.variables["msrc-ev_fleet_power"].update(upper=power)
+        model.constraints["msrc-eq14_fleet_energy"].update(rhs=energy)
+        dark = self._site_array(state.dark.astype(float)) * xr.ones_like(block.data.time, dtype=float)
+        model.variables["msrc-dark"].update(lower=dark, upper=dark)
+        switch = model.constraints["msrc-eq18_mode_switch_first"]
+        initial = np.where(state.dark, DARK, self.mode)
+        onehot = xr.DataArray(
+            (initial[:, None] == np.arange(len(block.data.mode))[None, :]).astype(float),
+            dims=("site", "mode"), coords={"site": w.inputs.site.values, "mode": block.data.mode.values},
+        )
+        switch.update(rhs=-(xr.ones_like(switch.rhs) * onehot))
+        eq26 = model.constraints["msrc-eq26_min_over_sites"]
+        eq26.update(rhs=self.stage1_eq26_rhs.where(~self._site_array(state.dark), 1e6))
+        self.stage1_build_times.append(_time.perf_counter() - started)
+        limit = self.scenario.controller.stage1_time_limit_s
+        if any(abs(state.time_s - t) < 1e-9 for t in self.fail_stage1_at_s):
+            limit = 1e-6
+        report = solve_model(model, self._options(limit))
+        self.stage1_times.append(report.solve_time_s)
+        self.stage1_gaps.append(report.gap if report.gap is not None else np.nan)
+        normal_kw = self.data1.site_mode_power_kw.sel(mode="normal").values
+        self.price = w.price_per_kwh(state.battery_kwh, np.where(state.site_power_kw > 0, state.site_power_kw, normal_kw))
+        if not report.has_solution:
+            self.events.append(SolverEvent(state.time_s, "stage1", report.message))
+            self._repair(state.dark)
+            return
+        gamma = block.variables["mode"].solution.sel(time=times[0]).transpose("site", "mode").values
+        mode = np.where(state.dark, NORMAL, np.argmax(gamma, axis=1))
+        links = block.expressions["link_at_arc"].solution.sel(time=times[0]).values > 0.5
+        client = np.isin(mode, (ASSISTED, SLEEP))
+        links &= w.kappa_ok & (mode[w.edge_helper] == HELPING) & client[w.edge_assisted]
+        links &= ~state.dark[w.edge_helper] & ~state.dark[w.edge_assisted]
+        self.mode, self.links = mode, links
+
+    # ------------------------------------------------------------------ Stage 2: radio
+    def allowed_pairs(self, dark: np.ndarray) -> np.ndarray:
+        """Pairs a site may serve: its own users, users inside its nominal radius, and users of linked or dark neighbours it helps."""
+        w = self.world
+        helper_for = np.zeros((w.n_site, w.n_site), dtype=bool)
+        helper_for[w.edge_helper[self.links], w.edge_assisted[self.links]] = True
+        dark_neighbour = w.kappa_ok & dark[w.edge_assisted] & (self.mode[w.edge_helper] == HELPING)
+        helper_for[w.edge_helper[dark_neighbour], w.edge_assisted[dark_neighbour]] = True
+        home = w.home[w.pair_user]
+        own = w.pair_site == home
+        nominal = w.inputs.pair_in_normal_radius.values
+        helps = helper_for[w.pair_site, np.maximum(home, 0)] & (home >= 0)
+        return own | nominal | helps
+
+    def radio(self, state: State) -> None:
+        w = self.world
+        started = _time.perf_counter()
+        modes = np.where(state.dark, DARK, self.mode)
+        fixed = xr.DataArray(modes[:, None], dims=("site", "time"), coords={"site": w.inputs.site.values, "time": self.data2.time.values})
+        data = self.data2.isel(pair=np.flatnonzero(self.allowed_pairs(state.dark)))
+        model, block = build_stage2(data, fixed, self.weights, binary_association=False)
+        self.radio_build_times.append(_time.perf_counter() - started)
+        report = solve_model(model, self._options(self.scenario.controller.stage2_time_limit_s))
+        self.radio_times.append(report.solve_time_s)
+        if not report.has_solution:
+            self.events.append(SolverEvent(state.time_s, "stage2", report.message))
+            self.band_on = self.band_on & ~state.dark[:, None]
+            return
+        # each user goes to the site carrying the largest share of it (no user on two sites)
+        x = block.variables["association"].solution.isel(time=0).values
+        pair_user, pair_site = block.data.pair_user.values, block.data.pair_site.values
+        order = np.lexsort((-x, pair_user))
+        first = order[np.r_[True, np.diff(pair_user[order]) != 0]] if order.size else order
+        first = first[x[first] > 1e-6]
+        users = np.full(w.n_user, -1)
+        users[pair_user[first]] = pair_site[first]
+        self.user_site = users
+        self.split_users.append(int((np.bincount(pair_user[x > 1e-6], minlength=w.n_user) > 1).sum()))
+        self.band_on = block.variables["band_on"].solution.isel(time=0).transpose("site", "band").values > 0.5
+
+    # ------------------------------------------------------------------ Stage 2: energy dispatch
+    def dispatch(self, state: State) -> None:
+        w = self.world
+        modes = np.where(state.dark, DARK, self.mode)
+        _, serving, band_traffic, band_on = w.serve(modes, self.band_on, self.user_site)
+        load = site_power_kw(w.inputs, band_on, band_traffic, modes == SLEEP, modes == DARK)
+        _, ev_available = w.ev_available_kw(state.ev_kwh, state.parked)
+        battery_available = w.battery_available_kw(state.battery_kwh)
+        load = np.minimum(load, ev_available + battery_available)  # a site that cannot carry its load goes dark anyway
+        key = np.concatenate([load, ev_available, battery_available, self.price]).tobytes()
+        if key == self.dispatch_key:
+            self.dispatch_reused += 1
+            return
+        inputs = w.inputs
+        peak = (float(inputs.battery_max_discharge_kw) + float(inputs.ev_v2x_limit_kw)) * w.n_site
+        cost_scale = float(self.price.max()) * max(w.v2x_limit_kw, 1e-9) * w.n_site
+        model = build_dispatch(
+            load, battery_available, ev_available, self.price, self.weights, battery_scale_kw=peak, cost_scale=cost_scale
+        )
+        report = solve_model(model, self._options(self.scenario.controller.stage2_time_limit_s))
+        self.dispatch_times.append(report.solve_time_s)
+        if not report.has_solution:
+            self.events.append(SolverEvent(state.time_s, "dispatch", report.message))
+            return
+        self.ev_request = model.variables["ev_power"].solution.values
+        self.dispatch_key = key
+
+    # ------------------------------------------------------------------ Algorithm 1
+    def decide(self, state: State) -> Decision:
+        newly_dark = state.dark & ~self.known_dark
+        if state.step % self.stage1_every == 0 or newly_dark.any():
+            self.stage1(state)
+            self.known_dark = state.dark.copy()
+        key = np.concatenate([self.mode, self.links, state.dark]).astype(np.int8).tobytes()
+        if key != self.radio_key:
+            self.radio(state)
+            self.radio_key = key
+        self.dispatch(state)
+        return Decision(self.mode.copy(), self.band_on.copy(), self.user_site.copy(), self.ev_request.copy(), self.links.copy())
+
+    def statistics(self) -> dict[str, np.ndarray]:
+        """Solve times (s) and gaps of every call, for the results and the benchmark."""
+        return {
+            "stage1_solve_time": np.asarray(self.stage1_times),
+            "stage1_update_time": np.asarray(self.stage1_build_times),
+            "stage1_model_build_time": np.asarray([self.stage1_model_build_time]),
+            "stage1_gap": np.asarray(self.stage1_gaps),
+            "stage2_solve_time": np.asarray(self.radio_times),
+            "stage2_build_time": np.asarray(self.radio_build_times),
+            "dispatch_solve_time": np.asarray(self.dispatch_times),
+            "stage2_split_users": np.asarray(self.split_users),
+        }

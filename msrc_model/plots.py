@@ -1,0 +1,122 @@
+"""Figures of an outage simulation (``msrc plot``), written as PNG files.
+
+* ``battery_energy.png``: battery energy over time per strategy, every site
+  thin and the cluster mean thick (the paper's Fig. 2);
+* ``modes.png``: a site x time map of the modes, one panel per strategy;
+* ``map.png``: sites, users and coverage disks coloured by mode at a chosen
+  time, one panel per strategy.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+MODE_COLOURS = ["#4c72b0", "#55a868", "#dd8452", "#8172b3", "#222222"]  # normal, helping, assisted, sleep, dark
+MODE_NAMES = ["normal", "helping", "assisted", "deep sleep", "dark"]
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path: Path, dpi: int) -> None:
+    """Write the figure next to its target and rename it into place (no partial PNG)."""
+    temporary = path.with_name(f".{path.stem}.partial.png")
+    try:
+        fig.savefig(temporary, dpi=dpi)
+        temporary.replace(path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def plot_battery_energy(results: xr.Dataset, path: Path) -> Path:
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    hours = results.time.values / 3600.0
+    for i, strategy in enumerate(results.strategy.values):
+        energy = results.battery_energy.sel(strategy=strategy)
+        colour = f"C{i}"
+        ax.plot(hours, energy.values.T, color=colour, alpha=0.15, linewidth=0.6)
+        ax.plot(hours, energy.mean("site").values, color=colour, linewidth=2.2, label=f"{strategy} (T_surv {float(results.survival_time.sel(strategy=strategy)):.2f} h)")
+    ax.set_xlabel("time since the outage start (h)")
+    ax.set_ylabel("battery energy (kWh)")
+    ax.set_title("Battery energy per site (thin) and cluster mean (thick)")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    _save(fig, path, 120)
+    plt.close(fig)
+    return path
+
+
+def plot_mode_map(results: xr.Dataset, path: Path) -> Path:
+    plt = _pyplot()
+    from matplotlib.colors import BoundaryNorm, ListedColormap
+
+    strategies = results.strategy.values
+    fig, axes = plt.subplots(len(strategies), 1, figsize=(9, 1.2 + 2.0 * len(strategies)), squeeze=False, sharex=True)
+    cmap = ListedColormap(MODE_COLOURS)
+    norm = BoundaryNorm(np.arange(-0.5, 5.5), cmap.N)
+    hours = results.time.values / 3600.0
+    for ax, strategy in zip(axes[:, 0], strategies):
+        mode = results["mode"].sel(strategy=strategy).transpose("site", "time").values
+        image = ax.imshow(mode, aspect="auto", cmap=cmap, norm=norm, interpolation="nearest",
+                          extent=(hours[0], hours[-1] + (hours[1] - hours[0] if hours.size > 1 else 0), mode.shape[0] - 0.5, -0.5))
+        ax.set_ylabel(f"{strategy}\nsite")
+    axes[-1, 0].set_xlabel("time since the outage start (h)")
+    colourbar = fig.colorbar(image, ax=axes[:, 0], ticks=range(5))
+    colourbar.ax.set_yticklabels(MODE_NAMES)
+    fig.suptitle("Mode of every site over time")
+    _save(fig, path, 120)
+    plt.close(fig)
+    return path
+
+
+def plot_site_map(results: xr.Dataset, inputs: xr.Dataset, path: Path, at_h: float) -> Path:
+    plt = _pyplot()
+    from matplotlib.patches import Circle
+
+    step = int(np.argmin(np.abs(results.time.values / 3600.0 - at_h)))
+    strategies = results.strategy.values
+    fig, axes = plt.subplots(1, len(strategies), figsize=(5.2 * len(strategies), 5.4), squeeze=False)
+    x, y = inputs.site_x_m.values, inputs.site_y_m.values
+    radius = np.stack([inputs.radius_normal_m.values, inputs.radius_helping_m.values, inputs.radius_assisted_m.values], axis=1)
+    for ax, strategy in zip(axes[0], strategies):
+        mode = results["mode"].sel(strategy=strategy).isel(time=step).values
+        serving = results.user_site.sel(strategy=strategy).isel(time=step).values
+        served = serving >= 0
+        ax.scatter(inputs.user_x_m.values[~served], inputs.user_y_m.values[~served], s=3, color="#bbbbbb", label="not served")
+        ax.scatter(inputs.user_x_m.values[served], inputs.user_y_m.values[served], s=3,
+                   color=[MODE_COLOURS[m] for m in mode[serving[served]]], label="served (colour of its site's mode)")
+        for i in range(len(x)):
+            if mode[i] < 3:
+                ax.add_patch(Circle((x[i], y[i]), radius[i, mode[i]], fill=False, color=MODE_COLOURS[mode[i]],
+                                    linestyle="--" if mode[i] == 1 else "-", linewidth=1.0))
+        ax.scatter(x, y, s=60, c=[MODE_COLOURS[m] for m in mode], edgecolors="white", zorder=3)
+        ax.set_aspect("equal")
+        ax.set_title(f"{strategy}, t = {results.time.values[step] / 3600.0:.2f} h")
+        ax.set_xlabel("x (m)")
+        ax.set_ylabel("y (m)")
+    handles = [plt.Line2D([], [], marker="o", linestyle="", color=c, label=n) for c, n in zip(MODE_COLOURS, MODE_NAMES)]
+    fig.legend(handles=handles, loc="lower center", ncol=5)
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    _save(fig, path, 110)
+    plt.close(fig)
+    return path
+
+
+def write_plots(results: xr.Dataset, inputs: xr.Dataset | None, folder: Path, at_h: float = 2.5) -> list[Path]:
+    """Write every figure of this module into ``folder``; returns the files written."""
+    folder.mkdir(parents=True, exist_ok=True)
+    written = [plot_battery_energy(results, folder / "battery_energy.png"), plot_mode_map(results, folder / "modes.png")]
+    if inputs is not None:
+        written.append(plot_site_map(results, inputs, folder / "map.png", at_h))
+    return written
