@@ -18,7 +18,8 @@ physics the same way for every strategy:
    (Eqs. 14-15); the battery gives the rest, within its power limit and
    above SOC_min (Eqs. 12-13). If the battery and the EVs together cannot
    carry a site's load over the step, the site goes **dark** for good: it
-   draws nothing and its users are lost unless a neighbour covers them.
+   draws nothing and its users are lost unless a neighbour covers them. The
+   strategy is told at once and decides the step again.
 
 The run ends when every site is dark or at ``controller.max_duration_h``.
 :func:`outage_metrics` turns the record into the metrics of the paper's
@@ -272,7 +273,7 @@ def simulate(world: World, strategy: Strategy, progress: Callable[[int], None] |
 
         per_ev, ev_site_kw = world.ev_available_kw(ev, parked)
         battery_kw = world.battery_available_kw(battery)
-        for _ in range(2):  # a second pass if a site went dark in the first
+        for attempt in range(world.n_site + 1):
             mode = np.where(dark, DARK, decision.mode).astype(np.int8)
             rate, serving, band_traffic, band_on = world.serve(mode, np.asarray(decision.band_on, dtype=bool), np.asarray(decision.user_site))
             load = site_power_kw(world.inputs, band_on, band_traffic, mode == SLEEP, mode == DARK)
@@ -283,7 +284,12 @@ def simulate(world: World, strategy: Strategy, progress: Callable[[int], None] |
             failing = (from_battery > battery_kw + 1e-12) & ~dark
             if not failing.any():
                 break
+            # sites that cannot carry this step go dark now; the strategy sees it and decides the step again
             dark = dark | failing
+            state = State(k, float(world.times_s[k]), battery.copy(), ev.copy(), parked.copy(), dark.copy(), last_power.copy())
+            started = _time.perf_counter()
+            decision = strategy.decide(state)
+            record.decide_time[k] += _time.perf_counter() - started
         # split each site's V2G power over its parked EVs in proportion to what each can give
         site_available = np.bincount(world.ev_site, weights=per_ev, minlength=world.n_site)
         share = np.where(site_available[world.ev_site] > 0, per_ev / np.maximum(site_available[world.ev_site], 1e-12), 0.0)

@@ -16,7 +16,8 @@ controller (:mod:`msrc_model.controller`), on the same realisation.
     counting what it already took over, which then *helps*. An assisted site with no such
     neighbour stays normal. Assisted sites keep only their B_low carriers and
     the users inside the reduced radius; their other users go to the helper.
-    V2G as in ``independent``.
+    V2G as in ``independent``. The one change the rule makes later: an
+    assisted site whose helper has gone dark returns to normal.
 """
 
 from __future__ import annotations
@@ -104,6 +105,22 @@ class Static:
         reachable = moved & world.covers(np.where(moved, target, -1), mode)
         users = np.where(reachable, target, np.where(moved, -1, users))
         self.decision = Decision(mode, band_on, users, np.full(world.n_site, np.inf), links)
+        self.world, self.home_users = world, home_association(world)
+        self.known_dark = np.zeros(world.n_site, dtype=bool)
 
     def decide(self, state: State) -> Decision:
+        if (state.dark != self.known_dark).any():
+            # the one fallback of the rule: an assisted site whose helper is dark returns to normal
+            w, d = self.world, self.decision
+            self.known_dark = state.dark.copy()
+            orphan = np.zeros(w.n_site, dtype=bool)
+            orphan[w.edge_assisted[d.links & state.dark[w.edge_helper]]] = True
+            orphan &= d.mode == ASSISTED
+            if orphan.any():
+                mode = np.where(orphan, NORMAL, d.mode)
+                band_on = np.where(orphan[:, None], True, d.band_on)
+                mine = (w.home >= 0) & orphan[np.maximum(w.home, 0)]
+                users = np.where(mine, self.home_users, d.user_site)
+                links = d.links & ~orphan[w.edge_assisted]
+                self.decision = Decision(mode, band_on, users, d.ev_request_kw, links)
         return self.decision

@@ -1,0 +1,202 @@
+"""Outage simulations: physical invariants of every strategy, hand-computed survival, fallbacks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from msrc_model.controller import MSRCController
+from msrc_model.formulation.data import ASSISTED, HELPING, SLEEP
+from msrc_model.inputs import build_inputs
+from msrc_model.loader import load_scenario
+from msrc_model.outage import run_outage
+from msrc_model.simulate import DARK, State, World
+from msrc_model.stages import build_dispatch
+from msrc_model.solve import solve_model
+from msrc_model.strategies import Independent
+
+from conftest import REPO
+
+SMALL = REPO / "models" / "small.yaml"
+
+
+def small(*overrides: str):
+    """The 7-site scenario, short and with small batteries so that sites go dark within the run."""
+    base = ("controller.max_duration_h=1.25", "battery.soc_initial=0.35")
+    return load_scenario(SMALL, (*base, *overrides)).scenario
+
+
+def simulated(scenario, trial: int = 0, strategies=None):
+    inputs = build_inputs(scenario, trial=trial)
+    return inputs, run_outage(scenario, inputs, strategies=strategies)
+
+
+def check_invariants(scenario, inputs: xr.Dataset, results: xr.Dataset) -> None:
+    """Every invariant of the outage physics and of the cooperation rules, every site and step."""
+    world = World(scenario, inputs)
+    step_h = world.step_h
+    for strategy in results.strategy.values:
+        r = results.sel(strategy=strategy)
+        mode = r["mode"].transpose("time", "site").values
+        # exactly one mode per site and step (one code 0-3, or 4 once dark, for good)
+        assert set(np.unique(mode)) <= {0, 1, 2, 3, DARK}
+        dark = mode == DARK
+        assert not (dark[:-1] & ~dark[1:]).any(), strategy
+
+        # energy balance of every site at every step, within 1e-6 kWh
+        site_power = r.site_power.transpose("time", "site").values
+        battery_power = r.battery_power.transpose("time", "site").values
+        ev_power = r.ev_power.transpose("time", "site").values
+        assert np.abs((site_power - battery_power - ev_power) * step_h).max() <= 1e-6, strategy
+        energy = np.vstack([r.battery_energy.transpose("time", "site").values, r.battery_energy_end.values])
+        drawn = (energy[:-1] - energy[1:]) * world.eta_discharge
+        assert np.abs(drawn - battery_power * step_h).max() <= 1e-6, strategy
+        assert (site_power[dark] == 0).all()
+        # SOC and EV bounds
+        assert (energy >= world.battery_floor - 1e-9).all() and (energy <= inputs.battery_capacity_kwh.values + 1e-9).all()
+        assert (battery_power <= world.battery_max_kw + 1e-9).all() and (battery_power >= -1e-12).all()
+        ev_energy = np.vstack([r.ev_energy.transpose("time", "ev").values, r.ev_energy_end.values])
+        assert (ev_energy >= world.ev_reserve - 1e-9).all() and (ev_energy <= inputs.ev_capacity_kwh.values + 1e-9).all()
+        # no energy from an EV that is not parked; V2X and per-EV limits
+        given = ev_energy[:-1] - ev_energy[1:]
+        assert (given >= -1e-12).all()
+        assert not ((given > 1e-12) & ~world.parked.T).any(), strategy
+        assert (given * world.eta_ev / step_h <= world.ev_max_kw + 1e-9).all()
+        assert (ev_power <= world.v2x_limit_kw + 1e-9).all()
+
+        links = r.link_active.transpose("time", "edge").values
+        helping = mode == HELPING
+        client = (mode == ASSISTED) | (mode == SLEEP)
+        # links join a helping site to an assisted or sleeping one, with kappa >= kappa_min
+        assert not (links & ~world.kappa_ok).any()
+        assert not (links & ~(helping[:, world.edge_helper] & client[:, world.edge_assisted])).any(), strategy
+        # every assisted or sleeping site has a helper (Eq. 21), at most K_max links per helper (Eq. 22)
+        helped = np.zeros_like(client)
+        for k in range(links.shape[0]):
+            helped[k, world.edge_assisted[links[k]]] = True
+        assert not (client & ~helped).any(), strategy
+        per_helper = np.stack([np.bincount(world.edge_helper[row], minlength=world.n_site) for row in links])
+        assert per_helper.max() <= int(inputs.max_links)
+
+        # carriers: none asleep or dark, only B_low assisted, at least one awake
+        band = r.band_active.transpose("time", "site", "band").values
+        assert not band[(mode == SLEEP) | dark].any()
+        assert not band[mode == ASSISTED][:, ~world.low_bands].any()
+        awake = (mode != SLEEP) & ~dark
+        assert band.any(axis=2)[awake].all(), strategy
+        # no site serves more than its capacity (Eq. 9, less lambda_loss when helping)
+        capacity = (band * world.capacity).sum(axis=2) * np.where(helping, 1 - world.helping_overhead, 1.0)
+        assert (r.served_mbps.transpose("time", "site").values <= capacity + 1e-6).all()
+        # each user on one site at most, and only on an awake site that covers it in its mode
+        users = r.user_site.transpose("time", "user").values.astype(int)
+        served = users >= 0
+        steps, who = np.nonzero(served)
+        sites = users[steps, who]
+        assert (mode[steps, sites] < SLEEP).all()
+        pair = world.pair_of[who, sites]
+        assert (pair >= 0).all() and world.coverage[pair, mode[steps, sites]].all(), strategy
+
+
+@pytest.mark.parametrize("trial, load", [(0, "medium"), (1, "heavy"), (2, "light")])
+def test_invariants_hold_for_every_strategy(trial, load):
+    scenario = load_scenario(SMALL, ("controller.max_duration_h=1.25", "battery.soc_initial=0.35"), variant=load).scenario
+    inputs, results = simulated(scenario, trial=trial)
+    assert list(results.strategy.values) == ["independent", "static", "msrc"]
+    check_invariants(scenario, inputs, results)
+    # the batteries are small: sites do go dark, so the dark paths were exercised
+    assert bool((results["mode"] == DARK).any())
+
+
+def test_independent_survival_matches_hand_computation():
+    """No EVs, constant load: each site lasts floor(usable energy / (power x step)) steps."""
+    scenario = small("ev.enabled=false", "controller.max_duration_h=2")
+    inputs = build_inputs(scenario)
+    results = run_outage(scenario, inputs, strategies=[Independent()])
+    # site power by hand: every band on, each site carrying its covered home users, split by capacity
+    capacity = inputs.capacity_mbps.values
+    world = World(scenario, inputs)
+    traffic = np.bincount(world.home[world.covered_at_start], weights=world.demand[world.covered_at_start], minlength=world.n_site)
+    served = np.minimum(traffic, capacity.sum())
+    band_traffic = served[:, None] * capacity / capacity.sum()
+    sectors, uplink = float(inputs.sectors_per_site), float(inputs.uplink_ratio)
+    per_band = (
+        sectors * (inputs.power_static_kw.values + inputs.power_tx_power_kw_per_w.values * inputs.tx_power_w.values
+                   + inputs.power_feeder_loss_kw_per_db.values * inputs.feeder_loss_db.values)
+        + sectors * (inputs.power_dl_utilisation_kw.values + uplink * inputs.power_ul_utilisation_kw.values) * band_traffic / capacity
+        + (inputs.power_dl_traffic_kw_per_mbps.values + uplink * inputs.power_ul_traffic_kw_per_mbps.values) * band_traffic
+    )
+    power = float(inputs.power_scale) * per_band.sum(axis=1)
+    r = results.sel(strategy="independent")
+    np.testing.assert_allclose(r.site_power.isel(time=0).values, power, rtol=1e-12)
+    usable = (0.35 - 0.2) * 20.0 * 0.95  # kWh above SOC_min, at the bus
+    step_h = 30.0 / 3600.0
+    expected = np.floor(usable / (power * step_h)) * step_h  # the last whole step the battery can carry
+    np.testing.assert_allclose(r.site_dark_time.values, expected, atol=1e-9)
+    assert float(r.survival_time) == pytest.approx(expected.min(), abs=1e-9)
+    assert abs(float(r.survival_time) - usable / power.max()) < step_h
+
+
+def test_failed_stage1_solve_falls_back_and_the_run_completes():
+    scenario = small()
+    inputs = build_inputs(scenario)
+    controller = MSRCController(scenario, fail_stage1_at_s=(900.0,))
+    results = run_outage(scenario, inputs, strategies=[controller])
+    events = results.solver_event_stage.values.tolist()
+    assert "stage1" in events
+    at = results.solver_event_time.values[events.index("stage1")]
+    assert at == 900.0
+    assert "no feasible solution" in str(results.solver_event_reason.values[events.index("stage1")])
+    assert float(results.solver_fallbacks.sel(strategy="msrc")) >= 1
+    # the run went on to the end with the previous plan, repaired where sites went dark
+    assert results.sizes["time"] == int(1.25 * 3600 / 30)
+    check_invariants(scenario, inputs, results)
+    before = results["mode"].sel(strategy="msrc", time=870.0).values
+    after = results["mode"].sel(strategy="msrc", time=900.0).values
+    alive = (before != DARK) & (after != DARK)
+    # no new plan at 900 s: modes of sites alive on both sides only change by the dark-site repair (to normal)
+    assert ((after[alive] == before[alive]) | (after[alive] == 0)).all()
+
+
+def test_stage2_reuse_is_identical_to_solving_again():
+    scenario = small()
+    inputs = build_inputs(scenario)
+    world = World(scenario, inputs)
+    controller = MSRCController(scenario)
+    controller.reset(world)
+    state = State(0, 0.0, world.battery_initial.copy(), world.ev_initial.copy(), world.parked[:, 0], np.zeros(world.n_site, bool), np.zeros(world.n_site))
+    controller.stage1(state)
+    controller.radio(state)
+    first = (controller.user_site.copy(), controller.band_on.copy())
+    controller.radio(state)
+    np.testing.assert_array_equal(first[0], controller.user_site)
+    np.testing.assert_array_equal(first[1], controller.band_on)
+    load = np.array([3.0, 2.5, 0.1, 4.0, 1.0, 0.0, 2.0])
+    args = (load, np.full(7, 10.0), np.array([7.0, 0, 0, 3.0, 7.0, 0, 1.0]), np.full(7, 0.6), controller.weights)
+    solutions = []
+    for _ in range(2):
+        model = build_dispatch(*args, battery_scale_kw=100.0, cost_scale=50.0)
+        assert solve_model(model, {"output_flag": False}).has_solution
+        solutions.append(model.variables["ev_power"].solution.values)
+    np.testing.assert_array_equal(solutions[0], solutions[1])
+    np.testing.assert_allclose(solutions[0] + 0, np.minimum(load, [7.0, 0, 0, 3.0, 7.0, 0, 1.0]))  # V2G is cheaper than battery here
+
+
+def test_controller_never_reads_realised_future_evs():
+    """The Stage-1 EV forecast is the same whatever EVs arrive later."""
+    scenario = small()
+    inputs = build_inputs(scenario)
+    later = inputs.copy(deep=True)
+    future = later.ev_arrival_s.values > 600.0
+    later["ev_arrival_s"].values[future] += 3600.0  # move every future arrival (and its stay) an hour later
+    later["ev_departure_s"].values[future] += 3600.0
+    forecasts = []
+    for data in (inputs, later):
+        world = World(scenario, data)
+        controller = MSRCController(scenario)
+        controller.reset(world)
+        k = 20  # t = 600 s
+        state = State(k, 600.0, world.battery_initial.copy(), world.ev_initial.copy(), world.parked[:, k], np.zeros(world.n_site, bool), np.zeros(world.n_site))
+        forecasts.append(controller.ev_forecast(state))
+    xr.testing.assert_identical(forecasts[0][0], forecasts[1][0])
+    xr.testing.assert_identical(forecasts[0][1], forecasts[1][1])
