@@ -101,6 +101,11 @@ def plot_site_map(results: xr.Dataset, inputs: xr.Dataset, path: Path, at_h: flo
                 ax.add_patch(Circle((x[i], y[i]), radius[i, mode[i]], fill=False, color=MODE_COLOURS[mode[i]],
                                     linestyle="--" if mode[i] == 1 else "-", linewidth=1.0))
         ax.scatter(x, y, s=60, c=[MODE_COLOURS[m] for m in mode], edgecolors="white", zorder=3)
+        span_x = np.concatenate([x, inputs.user_x_m.values])
+        span_y = np.concatenate([y, inputs.user_y_m.values])
+        margin = float(inputs.radius_normal_m.max())
+        ax.set_xlim(span_x.min() - margin, span_x.max() + margin)
+        ax.set_ylim(span_y.min() - margin, span_y.max() + margin)
         ax.set_aspect("equal")
         ax.set_title(f"{strategy}, t = {results.time.values[step] / 3600.0:.2f} h")
         ax.set_xlabel("x (m)")

@@ -60,13 +60,6 @@ def test_infeasible_plan_names_the_conflict_and_writes_nothing(tmp_path):
     assert not out.exists() and [p.name for p in tmp_path.iterdir()] == ["impossible.yaml"]
 
 
-def test_simulate_mode_is_refused_with_a_reason(tmp_path):
-    result = run_msrc("solve", str(PAPER_YAML), "-o", str(tmp_path / "x.nc"))
-    assert result.returncode == 2
-    assert "run.mode = 'simulate'" in result.stderr
-    assert list(tmp_path.iterdir()) == []
-
-
 def test_time_limited_incumbent_is_kept_and_marked(tmp_path):
     """A solve stopped early with an incumbent: its decisions are kept, its status and gap recorded."""
     path = tmp_path / "tiny.yaml"
