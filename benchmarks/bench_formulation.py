@@ -14,9 +14,10 @@ stage2
     asleep, the rest normal), binary per-user association over the pairs the
     modes allow, Shannon rates per band (Eq. 8), Eq. 27 objective with energy.
 stage1
-    modes over 24 steps of 15 min, users aggregated per home site, band traffic
-    within capacity, EVs as a fleet per site, battery energy as a projection,
-    Eq. 26 objective (Sec. IV-1).
+    the controller's Stage 1 at the outage start: site-level traffic and power
+    per mode, offload flows, EVs as a fleet per site, battery energy as a
+    projection, H = 6 h in two 3-h blocks with binary modes in the first
+    (move blocking), Eq. 26 objective (Sec. IV-1).
 plan
     models/plan-small.yaml: 7 sites / 100 users, Eq. 18 over 6 h in 15-min
     steps with perfect foresight.
@@ -91,8 +92,8 @@ def main() -> None:
         modes = stage2_modes(inputs)
         measure("stage2", lambda: build_stage2(data2, modes, WEIGHTS)[0], args.builds, args.solves, args.time_limit)
     if args.only in (None, "stage1"):
-        data1 = model_data(inputs, step_s=900, max_duration_s=6 * 3600)
-        measure("stage1", lambda: build_stage1(data1, WEIGHTS)[0], args.builds, args.solves, args.time_limit)
+        data1 = model_data(inputs, step_s=3 * 3600, max_duration_s=6 * 3600)
+        measure("stage1", lambda: build_stage1(data1, WEIGHTS, integer_blocks=1)[0], args.builds, args.solves, args.time_limit)
     if args.only in (None, "plan"):
         small = load_scenario(REPO / "models" / "plan-small.yaml").scenario
         small_inputs = build_inputs(small)

@@ -380,9 +380,9 @@ class Controller(Section):
     stage2_interval_s: float = quantity(30.0, "s", "Stage-2 dispatch period, the simulation time step.", gt=0)
     max_duration_h: float = quantity(12.0, "h", "Longest outage simulated.", gt=0)
     stage1_block_h: float = quantity(
-        1.0, "h", "Stage-1 planning block: the horizon is cut into blocks of this length; the first block's modes are binary, later blocks plan mode time shares.", gt=0
+        3.0, "h", "Stage-1 planning block: the horizon is cut into blocks of this length; the first block's modes are binary, later blocks plan mode time shares.", gt=0
     )
-    stage1_time_limit_s: float = quantity(2.0, "s", "Time limit of one Stage-1 solve; the best plan found by then is used.", gt=0)
+    stage1_time_limit_s: float = quantity(1.0, "s", "Time limit of one Stage-1 solve; the best plan found by then is used.", gt=0)
     stage2_time_limit_s: float = quantity(1.0, "s", "Time limit of one Stage-2 solve.", gt=0)
 
     @model_validator(mode="after")

@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .formulation.data import ASSISTED, HELPING, MODES, SLEEP, _home_site
+from .formulation.data import HELPING, MODES, SLEEP, _home_site
 from .formulation.power import site_power_kw
 from .scenario import Scenario
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
-import xarray as xr
 
 from conftest import REPO, run_msrc
 from msrc_model.netcdf import read_netcdf

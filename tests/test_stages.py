@@ -48,10 +48,22 @@ def test_stage2_solution_respects_the_paper_constraints(paper_inputs):
 
 
 def test_stage1_problem_builds_from_the_blocks(paper_inputs):
-    """Stage 1: modes over 24 steps of 15 min from traffic grouped per home site (no solve: see the benchmark)."""
-    data = model_data(paper_inputs, step_s=900, max_duration_s=6 * 3600)
-    model, block = build_stage1(data, WEIGHTS)
-    assert block.data.sizes["user"] == 19 and block.data.sizes["time"] == 24
-    assert {"msrc-eq19_one_mode", "msrc-eq21_client_needs_helper", "msrc-eq26_min_over_sites"} <= set(model.constraints)
-    assert model.variables["msrc-mode"].attrs["binary"]
+    """Stage 1: site-level modes over 2 blocks of 3 h, binary in the first block only (move blocking)."""
+    data = model_data(paper_inputs, step_s=3 * 3600, max_duration_s=6 * 3600)
+    model, block = build_stage1(data, WEIGHTS, integer_blocks=1)
+    assert block.data.sizes["time"] == 2
+    assert {
+        "msrc-eq19_one_mode", "msrc-eq21_client_needs_helper", "msrc-eq26_min_over_sites",
+        "msrc-eq20_offload_needs_helping", "msrc-eq9_offload_room", "msrc-eq10_site_sla",
+    } <= set(model.constraints)
+    assert not model.variables["msrc-mode"].attrs["binary"]  # relaxed: shares after the first block
+    assert model.variables["msrc-mode_binary_blocks"].attrs["binary"]
     assert model.objective.sense == "max"
+    report = solve_model(model, {**OPTIONS, "time_limit": 30.0, "mip_rel_gap": 0.05})
+    assert report.has_solution
+    gamma = block.variables["mode"].solution.isel(time=0)
+    assert bool((np.isclose(gamma, 0, atol=1e-6) | np.isclose(gamma, 1, atol=1e-6)).all())
+    # site power in the first block: the per-mode powers of the modes chosen, plus helpers' extra traffic
+    chosen = (block.data.site_mode_power_kw * gamma).sum("mode")
+    power = block.expressions["site_power"].solution.isel(time=0)
+    assert bool((power >= chosen - 1e-6).all())

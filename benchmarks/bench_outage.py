@@ -1,0 +1,99 @@
+"""Benchmark: the outage simulation end to end, and the online controller against the plan.
+
+Run from the repository root::
+
+    python benchmarks/bench_outage.py                  # msrc solve models/msrc.yaml, timed
+    python benchmarks/bench_outage.py --ratio          # also: online vs full-horizon plan, 7 sites
+
+``solve`` (default)
+    runs ``msrc solve models/msrc.yaml`` in a fresh process (three strategies,
+    medium load, up to 12 h of 30-s steps), reports its wall time (target:
+    under 60 s on 2 cores) and, from the results file, each strategy's
+    T_surv and the median and max Stage-1 and Stage-2 solve times during the
+    run (targets: under 5 s and under 1 s).
+``--ratio``
+    runs the MSRC controller on ``models/small.yaml`` (7 sites, 100 users,
+    6 h) and the full-horizon plan with perfect foresight on the same
+    realisation (``models/plan-small.yaml``), and reports the online
+    controller's T_surv as a share of the plan's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def msrc_command() -> list[str]:
+    executable = Path(sys.executable).with_name("msrc")
+    return [str(executable)] if executable.exists() else [sys.executable, "-m", "msrc_model.cli"]
+
+
+def timed_solve(scenario: Path, output: Path, *extra: str) -> float:
+    started = time.perf_counter()
+    done = subprocess.run([*msrc_command(), "solve", str(scenario), "-o", str(output), *extra], capture_output=True, text=True)
+    wall = time.perf_counter() - started
+    if done.returncode != 0:
+        sys.exit(f"msrc solve failed ({done.returncode}):\n{done.stderr}")
+    print(done.stdout)
+    return wall
+
+
+def describe(name: str, values) -> str:
+    values = np.asarray(values, dtype=float)
+    values = values[~np.isnan(values)]
+    if values.size == 0:
+        return f"{name}: no calls"
+    return f"{name}: {values.size} calls, median {np.median(values):.2f} s, max {values.max():.2f} s"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--ratio", action="store_true", help="also compare the online controller with the plan (about 2 min more)")
+    parser.add_argument("--skip-solve", action="store_true", help="only the ratio")
+    args = parser.parse_args()
+    from msrc_model.netcdf import read_netcdf
+
+    with tempfile.TemporaryDirectory() as folder:
+        folder = Path(folder)
+        if not args.skip_solve:
+            out = folder / "msrc.nc"
+            wall = timed_solve(REPO / "models" / "msrc.yaml", out)
+            _, results, _ = read_netcdf(out)
+            print(f"msrc solve models/msrc.yaml: wall time {wall:.1f} s (target < 60 s)")
+            for strategy in results.strategy.values:
+                r = results.sel(strategy=strategy)
+                print(f"  {strategy:12} T_surv {float(r.survival_time):.2f} h, run {float(r.run_time):.1f} s")
+            msrc = results.sel(strategy="msrc")
+            print("  " + describe("Stage 1 solve", msrc.stage1_solve_time.values) + " (target < 5 s)")
+            print("  " + describe("Stage 1 data update", msrc.stage1_update_time.values))
+            print("  " + describe("Stage 2 radio solve", msrc.stage2_solve_time.values) + " (target < 1 s)")
+            print("  " + describe("Stage 2 radio build", msrc.stage2_build_time.values))
+            print("  " + describe("Stage 2 dispatch solve", msrc.dispatch_solve_time.values))
+            gaps = msrc.stage1_gap.values
+            print(f"  Stage 1 gap: median {np.nanmedian(gaps):.1%}, max {np.nanmax(gaps):.1%}; solver fallbacks {int(msrc.solver_fallbacks)}")
+        if args.ratio:
+            online = folder / "small.nc"
+            timed_solve(REPO / "models" / "small.yaml", online, "--set", "run.strategies=[msrc]")
+            plan = folder / "plan.nc"
+            plan_wall = timed_solve(REPO / "models" / "plan-small.yaml", plan)
+            _, online_results, _ = read_netcdf(online)
+            _, plan_results, _ = read_netcdf(plan)
+            t_online = float(online_results.survival_time.sel(strategy="msrc"))
+            t_plan = float(plan_results.survival_time)
+            print(
+                f"7 sites / 100 users / 6 h: online T_surv {t_online:.2f} h, plan T_surv {t_plan:.2f} h "
+                f"(plan solved in {plan_wall:.0f} s, gap {float(plan_results.mip_gap):.2%}): ratio {t_online / t_plan:.2f}"
+            )
+
+
+if __name__ == "__main__":
+    main()
