@@ -27,9 +27,10 @@ weights). The first block's modes and links are applied.
   inputs differs from the last solve.
 
 **No peeking.** Stage 1 sees the EVs parked now (with their energy) and
-expects them to stay for the mean stay; it expects new arrivals at the known
-rate until the arrival window closes, each bringing the mean usable energy.
-It never reads the realised arrival or departure times.
+expects them to stay for the mean stay; with ``controller.plan_ev_arrivals``
+it also expects new arrivals at the known rate until the arrival window
+closes, each bringing the mean usable energy. It never reads the realised
+arrival or departure times.
 
 **Failed solves.** A solve that returns no usable solution (time limit with
 no incumbent, numerical trouble, infeasible) is recorded as a
@@ -106,7 +107,8 @@ class MSRCController:
         # what the controller may know about EVs: the statistics, not the realisation
         ev = self.scenario.ev
         mean_usable_kwh = ev.capacity_mean_kwh * max((ev.soc_initial_low + ev.soc_initial_high) / 2 - ev.soc_min, 0.0) * ev.efficiency
-        self.ev_rate_per_h = float(inputs.ev_arrival_rate_per_h) if ev.enabled else 0.0
+        planned = ev.enabled and self.scenario.controller.plan_ev_arrivals
+        self.ev_rate_per_h = float(inputs.ev_arrival_rate_per_h) if planned else 0.0
         self.ev_window_h = ev.arrival_window_h
         self.ev_mean_stay_h = ev.mean_stay_h
         self.ev_mean_usable_kwh = mean_usable_kwh

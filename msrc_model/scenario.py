@@ -382,6 +382,10 @@ class Controller(Section):
     stage1_block_h: float = quantity(
         3.0, "h", "Stage-1 planning block: the horizon is cut into blocks of this length; the first block's modes are binary, later blocks plan mode time shares.", gt=0
     )
+    plan_ev_arrivals: bool = Field(
+        False,
+        description="Count expected EV arrivals (the known rate, mean usable energy) in the Stage-1 EV forecast. Off: Stage 1 plans on the EVs parked now only, since a max-min plan on expected EV energy lets a site run down waiting for an EV that may not come.",
+    )
     stage1_time_limit_s: float = quantity(1.0, "s", "Time limit of one Stage-1 solve; the best plan found by then is used.", gt=0)
     stage2_time_limit_s: float = quantity(1.0, "s", "Time limit of one Stage-2 solve.", gt=0)
 

@@ -182,9 +182,10 @@ def test_stage2_reuse_is_identical_to_solving_again():
     np.testing.assert_allclose(solutions[0] + 0, np.minimum(load, [7.0, 0, 0, 3.0, 7.0, 0, 1.0]))  # V2G is cheaper than battery here
 
 
-def test_controller_never_reads_realised_future_evs():
+@pytest.mark.parametrize("plan_arrivals", [False, True])
+def test_controller_never_reads_realised_future_evs(plan_arrivals):
     """The Stage-1 EV forecast is the same whatever EVs arrive later."""
-    scenario = small()
+    scenario = small(f"controller.plan_ev_arrivals={str(plan_arrivals).lower()}")
     inputs = build_inputs(scenario)
     later = inputs.copy(deep=True)
     future = later.ev_arrival_s.values > 600.0
@@ -200,3 +201,9 @@ def test_controller_never_reads_realised_future_evs():
         forecasts.append(controller.ev_forecast(state))
     xr.testing.assert_identical(forecasts[0][0], forecasts[1][0])
     xr.testing.assert_identical(forecasts[0][1], forecasts[1][1])
+    parked_now = forecasts[0][1].isel(time=0)
+    if plan_arrivals:  # expected arrivals add energy over the horizon, the same at every site
+        growth = forecasts[0][1].isel(time=-1) - parked_now
+        assert float(growth.min()) > 0 and np.allclose(growth, float(growth.mean()))
+    else:  # only the EVs parked now
+        np.testing.assert_allclose(forecasts[0][1].isel(time=-1), parked_now)
