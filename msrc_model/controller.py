@@ -57,6 +57,14 @@ from .stages import build_dispatch, build_stage1, build_stage2
 from .strategies import home_association
 
 
+def stage1_blocks_s(controller) -> np.ndarray:
+    """Stage-1 block lengths (s): the Stage-1 interval, then the rest of H in blocks of about ``stage1_block_h``."""
+    first = controller.stage1_interval_min * 60.0
+    rest = max(controller.stage1_horizon_h * 3600.0 - first, 0.0)
+    count = int(np.ceil(rest / (controller.stage1_block_h * 3600.0) - 1e-9)) if rest > 0 else 0
+    return np.concatenate([[first], np.full(count, rest / max(count, 1))])
+
+
 class MSRCController:
     """Algorithm 1: Stage 1 every 15 min over H, Stage 2 every step."""
 
@@ -76,12 +84,10 @@ class MSRCController:
         self.events = []
         inputs = world.inputs
         no_evs = {"ev": []}
-        block_s = c.stage1_block_h * 3600.0
-        data1 = model_data(inputs, step_s=block_s, max_duration_s=c.stage1_horizon_h * 3600.0).isel(no_evs)
+        data1 = model_data(inputs, steps_s=stage1_blocks_s(c)).isel(no_evs)
         self.data1 = site_level_data(data1)
         self.data2 = model_data(inputs, step_s=world.step_s, max_duration_s=world.step_s).isel(no_evs)
         self.stage1_every = int(round(c.stage1_interval_min * 60.0 / world.step_s))
-        self.block_s = block_s
         self.n_blocks = self.data1.sizes["time"]
 
         self.mode = np.full(world.n_site, NORMAL)
@@ -124,8 +130,8 @@ class MSRCController:
         """Per site and Stage-1 block: expected V2G power limit (kW) and cumulative usable energy (kWh)."""
         w = self.world
         now_h = state.time_s / 3600.0
-        starts = np.arange(self.n_blocks) * self.block_s / 3600.0
-        ends = starts + self.block_s / 3600.0
+        starts = self.data1.time.values / 3600.0
+        ends = starts + np.atleast_1d(self.data1.time_step_h.values)
         mu = max(self.ev_mean_stay_h, 1e-9)
         # parked EVs stay on average mu more hours (exponential stays are memoryless)
         stay = mu * (np.exp(-starts / mu) - np.exp(-ends / mu)) / (ends - starts)  # mean presence over each block
@@ -170,6 +176,7 @@ class MSRCController:
             ev_fleet=(zeros, zeros),
             dark=self._site_array(np.zeros(w.n_site, dtype=bool)),
             integer_blocks=1,
+            every_step=True,
         )
         self.stage1_eq26_rhs = self.stage1_model.constraints["msrc-eq26_min_over_sites"].rhs.copy()
         self.stage1_model_build_time = _time.perf_counter() - started

@@ -61,6 +61,7 @@ def build_stage1(
     initial_mode: xr.DataArray | None = None,
     dark: xr.DataArray | None = None,
     integer_blocks: int | None = None,
+    every_step: bool = False,
 ) -> tuple[linopy.Model, MSRCBlock]:
     """Stage 1 over the steps of ``data`` (e.g. 6 x 1 h): modes and links from site-level traffic.
 
@@ -70,7 +71,9 @@ def build_stage1(
     ``dark`` (site bool), with the denominator ``power_estimate_kw`` (kW per
     site; default each site's normal-mode power). With ``integer_blocks`` the
     modes are binary in that many first blocks only; later blocks plan the
-    share of time each site spends in each mode (move blocking).
+    share of time each site spends in each mode (move blocking). With
+    ``every_step`` Eq. 26's minimum runs over every block end, not only the
+    horizon's.
     """
     model = linopy.Model()
     block = add_msrc(
@@ -90,7 +93,7 @@ def build_stage1(
         )
         model.add_constraints(mode.sel(time=first) - binary == 0, name="msrc-mode_binary_blocks")
     alive = None if dark is None else ~dark.astype(bool)
-    model.add_objective(100.0 * block.stage1_objective(weights, power_estimate_kw, alive), sense="max")
+    model.add_objective(100.0 * block.stage1_objective(weights, power_estimate_kw, alive, every_step=every_step), sense="max")
     return model, block
 
 

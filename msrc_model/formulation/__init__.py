@@ -110,9 +110,11 @@ class MSRCBlock:
         """Eq. 27 by tangent cuts, scaled to [0, 1]."""
         return add_eq27_log_utility(self._context, breakpoints)
 
-    def stage1_objective(self, weights: dict[str, float], power_estimate_kw: xr.DataArray, sites: xr.DataArray | None = None):
-        """Stage-1 objective: Eq. 26 (over ``sites``, default all) in place of T_surv in Eq. 18."""
-        return stage1_objective(self._context, weights, power_estimate_kw, sites)
+    def stage1_objective(
+        self, weights: dict[str, float], power_estimate_kw: xr.DataArray, sites: xr.DataArray | None = None, every_step: bool = False
+    ):
+        """Stage-1 objective: Eq. 26 (over ``sites``, default all; over every step end with ``every_step``) in place of T_surv in Eq. 18."""
+        return stage1_objective(self._context, weights, power_estimate_kw, sites, every_step)
 
     def stage2_objective(self, weights: dict[str, float], breakpoints=(0.0, 0.1, 0.25, 0.5, 0.75, 1.0)):
         """Stage-2 objective: Eq. 27 with the step's energy and V2G cost."""

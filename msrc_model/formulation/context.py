@@ -56,9 +56,16 @@ class Context:
         return self.model.add_constraints(constraint, name=self.name(short), **kwargs)
 
     @property
-    def step_h(self) -> float:
-        """Model time step, h."""
-        return float(self.data.time_step_h)
+    def step_h(self):
+        """Model time step, h: a float, or a DataArray over time for unequal steps."""
+        step = self.data.time_step_h
+        return float(step) if step.ndim == 0 else step
+
+    @property
+    def horizon_h(self) -> float:
+        """Length of the model horizon, h."""
+        step = self.data.time_step_h
+        return float(step) * self.data.sizes[self.time_dim] if step.ndim == 0 else float(step.sum())
 
     def labelled(self, indices: xr.DataArray, dim: str) -> xr.DataArray:
         """Turn an integer index array into the labels of ``dim``, named ``dim``."""

@@ -42,11 +42,12 @@ def time_grid_s(max_duration_s: float, step_s: float) -> np.ndarray:
     return np.arange(max(count, 1)) * step_s
 
 
-def presence_share(arrival_s: np.ndarray, departure_s: np.ndarray, start_s: np.ndarray, step_s: float) -> np.ndarray:
+def presence_share(arrival_s: np.ndarray, departure_s: np.ndarray, start_s: np.ndarray, step_s) -> np.ndarray:
     """Share of each step [t, t + step) an EV spends parked, shape (ev, time)."""
+    step = np.broadcast_to(np.asarray(step_s, dtype=float), start_s.shape)[None, :]
     begin = np.maximum(arrival_s[:, None], start_s[None, :])
-    end = np.minimum(departure_s[:, None], start_s[None, :] + step_s)
-    return np.clip((end - begin) / step_s, 0.0, 1.0)
+    end = np.minimum(departure_s[:, None], start_s[None, :] + step)
+    return np.clip((end - begin) / step, 0.0, 1.0)
 
 
 def reference_site_power_kw(inputs: xr.Dataset) -> xr.DataArray:
@@ -87,7 +88,12 @@ def _home_site(inputs: xr.Dataset) -> np.ndarray:
     return home
 
 
-def model_data(inputs: xr.Dataset, step_s: float | None = None, max_duration_s: float | None = None) -> xr.Dataset:
+def model_data(
+    inputs: xr.Dataset,
+    step_s: float | None = None,
+    max_duration_s: float | None = None,
+    steps_s: np.ndarray | list[float] | None = None,
+) -> xr.Dataset:
     """Model data on a time grid of ``step_s`` seconds (default: the inputs' grid).
 
     Parameters
@@ -98,10 +104,21 @@ def model_data(inputs: xr.Dataset, step_s: float | None = None, max_duration_s: 
         Length of a model time step, s (Stage 2: 30 s; Stage 1 and the plan: 900 s).
     max_duration_s:
         End of the horizon, s (default: the last instant of the inputs).
+    steps_s:
+        Lengths of unequal steps, s, in place of ``step_s`` and
+        ``max_duration_s`` (move blocking: a short first step, longer ones
+        after it); ``time_step_h`` is then per step.
     """
-    step = float(step_s if step_s is not None else inputs.time_step_s)
-    end = float(max_duration_s if max_duration_s is not None else inputs.time.values[-1] + float(inputs.time_step_s))
-    start_s = time_grid_s(end, step)
+    if steps_s is not None:
+        lengths = np.asarray(steps_s, dtype=float)
+        if lengths.ndim != 1 or lengths.size == 0 or (lengths <= 0).any():
+            raise ValueError(f"steps_s must be positive step lengths, got {steps_s!r}")
+        start_s = np.concatenate([[0.0], np.cumsum(lengths)[:-1]])
+        step = lengths
+    else:
+        step = float(step_s if step_s is not None else inputs.time_step_s)
+        end = float(max_duration_s if max_duration_s is not None else inputs.time.values[-1] + float(inputs.time_step_s))
+        start_s = time_grid_s(end, step)
 
     pair_site = inputs.pair_site.values
     coverage = np.stack(
@@ -146,7 +163,10 @@ def model_data(inputs: xr.Dataset, step_s: float | None = None, max_duration_s: 
     )
     data["price_per_kwh"] = (("site", "time"), price, _attrs("currency/kWh", "V2G price rho_e(t) at the site (Eq. 16)"))
     data["reference_power_kw"] = reference
-    data["time_step_h"] = ((), step / 3600.0, _attrs("h", "model time step Delta t"))
+    if np.ndim(step) == 0:
+        data["time_step_h"] = ((), step / 3600.0, _attrs("h", "model time step Delta t"))
+    else:
+        data["time_step_h"] = (("time",), step / 3600.0, _attrs("h", "model time step Delta t of each step"))
     data["pair_home"] = (("pair",), pair_site == _home_site(inputs)[inputs.pair_user.values], _attrs("1", "the site is the user's strongest"))
     return data
 

@@ -38,7 +38,7 @@ def add_battery(
     discharge = ctx.add_variables("battery_discharge", ("site", t), lower=0.0, upper=float(data.battery_max_discharge_kw))
     energy = ctx.add_variables(
         "battery_energy", ("site", t),
-        lower=float(data.battery_soc_min) * capacity if energy_floor else -float(data.battery_max_discharge_kw) * ctx.step_h * data.sizes[t] * xr.ones_like(capacity),
+        lower=float(data.battery_soc_min) * capacity if energy_floor else -float(data.battery_max_discharge_kw) * ctx.horizon_h * xr.ones_like(capacity),
         upper=float(data.battery_soc_max) * capacity,
     )
     if exclusive:

@@ -33,14 +33,15 @@ def add_survival(ctx: Context, alive_at_start: bool = True) -> None:
     if alive_at_start:
         first = ctx.data[t].values[:1]
         ctx.add_constraints("eq18_alive_at_start", alive.sel({t: first}) == 1)
-    ctx.expressions["survival_time_h"] = alive.sum() * ctx.step_h
+    ctx.expressions["survival_time_h"] = (alive * ctx.step_h).sum()
 
 
 def objective_terms(ctx: Context) -> dict[str, object]:
     """The four scaled terms of Eq. 18 as linear expressions (dimensionless)."""
     data, t = ctx.data, ctx.time_dim
     steps = data.sizes[t]
-    horizon_h = steps * ctx.step_h
+    horizon_h = ctx.horizon_h
+    share = ctx.step_h / horizon_h  # each step's share of the horizon (1 / steps for equal steps)
     n_sites = data.sizes["site"]
     terms: dict[str, object] = {}
     if "survival_time_h" in ctx.expressions:
@@ -48,24 +49,22 @@ def objective_terms(ctx: Context) -> dict[str, object]:
 
     if "site_served_mbps" in ctx.expressions:  # site-level traffic (Stage 1)
         weight = data.site_weight_per_mbps * data.site_demand_mbps
-        terms["service"] = (data.site_weight_per_mbps * ctx.expressions["site_served_mbps"]).sum() / (
-            steps * max(float(weight.sum()), 1e-12)
+        terms["service"] = (data.site_weight_per_mbps * ctx.expressions["site_served_mbps"] * share).sum() / max(
+            float(weight.sum()), 1e-12
         )
     else:
         demand = data.demand_mbps
         weight = data.user_weight.where(demand > 0, 0.0)
         per_rate = (weight / demand.where(demand > 0, 1.0))  # weight per Mbit/s of the entity
-        terms["service"] = (pick(per_rate, "user", data.pair_user) * ctx.expressions["pair_rate"]).sum() / (
-            steps * float(weight.sum())
-        )
+        terms["service"] = (pick(per_rate, "user", data.pair_user) * ctx.expressions["pair_rate"] * share).sum() / float(weight.sum())
 
     scale = float(data.price_per_kwh.max()) * max(float(data.ev_v2x_limit_kw), 1e-9) * n_sites * horizon_h
     if "ev_discharge" in ctx.variables:
         price = pick(data.price_per_kwh, "site", data.ev_site)
-        cost = (price * ctx.variables["ev_discharge"]).sum() * ctx.step_h
+        cost = (price * ctx.variables["ev_discharge"] * ctx.step_h).sum()
         terms["v2g_cost"] = cost / scale
     elif "ev_fleet_power" in ctx.variables:
-        cost = (data.price_per_kwh * ctx.variables["ev_fleet_power"]).sum() * ctx.step_h
+        cost = (data.price_per_kwh * ctx.variables["ev_fleet_power"] * ctx.step_h).sum()
         terms["v2g_cost"] = cost / scale
     if "mode_switch" in ctx.variables:
         terms["mode_switching"] = ctx.variables["mode_switch"].sum() / (n_sites * steps)
@@ -80,21 +79,27 @@ def eq18_objective(ctx: Context, weights: dict[str, float]):
     return sum(sign[k] * weights[k] * v for k, v in terms.items() if weights.get(k, 0.0) != 0.0)
 
 
-def add_eq26_remaining_time(ctx: Context, power_estimate_kw: xr.DataArray, sites: xr.DataArray | None = None):
+def add_eq26_remaining_time(
+    ctx: Context, power_estimate_kw: xr.DataArray, sites: xr.DataArray | None = None, every_step: bool = False
+):
     """Eq. 26, linearised: the least remaining battery time over sites (h).
 
     ``s <= (E_i(end) - E_i^min) / P_hat_i`` for every site, with the
     denominator P_hat_i (kW, > 0) fixed from data or the previous iterate:
     the max-min of the ratio becomes a max of ``s``. ``sites`` (bool) limits
-    the minimum to some sites (the controller leaves out dark ones).
+    the minimum to some sites (the controller leaves out dark ones). With
+    ``every_step`` the minimum runs over the energy at the end of every step,
+    not only the last: a site that would run dry inside the horizon and be
+    refilled later by V2G is not scored as if it survived.
     """
     t = ctx.time_dim
     data = ctx.data
     last = data[t].values[-1:]
     floor = float(data.battery_soc_min) * data.battery_capacity_kwh
-    horizon_h = ctx.step_h * data.sizes[t]
+    horizon_h = ctx.horizon_h
     remaining = ctx.add_variables("eq26_min_remaining_time", (), lower=-10.0 * horizon_h, upper=10.0 * horizon_h)
-    energy_end = ctx.variables["battery_energy"].sel({t: last}).sum(t)
+    energy = ctx.variables["battery_energy"]
+    energy_end = energy if every_step else energy.sel({t: last}).sum(t)
     mask = None if sites is None else sites.astype(bool)
     ctx.add_constraints("eq26_min_over_sites", remaining - (energy_end - floor) / power_estimate_kw <= 0, mask=mask)
     ctx.expressions["eq26_min_remaining_time_h"] = remaining
@@ -121,14 +126,16 @@ def add_eq27_log_utility(ctx: Context, breakpoints=(0.0, 0.1, 0.25, 0.5, 0.75, 1
     return value
 
 
-def stage1_objective(ctx: Context, weights: dict[str, float], power_estimate_kw: xr.DataArray, sites: xr.DataArray | None = None):
+def stage1_objective(
+    ctx: Context, weights: dict[str, float], power_estimate_kw: xr.DataArray, sites: xr.DataArray | None = None, every_step: bool = False
+):
     """Stage 1 (Sec. IV-1): Eq. 26 as the survival term of Eq. 18.
 
     ``lambda_1 s / H + lambda_2 service - lambda_3 v2g_cost - lambda_4 switching``, with
     s the least remaining battery time over sites (Eq. 26, h) and H the horizon (h).
     """
-    horizon_h = ctx.step_h * ctx.data.sizes[ctx.time_dim]
-    remaining = add_eq26_remaining_time(ctx, power_estimate_kw, sites)
+    horizon_h = ctx.horizon_h
+    remaining = add_eq26_remaining_time(ctx, power_estimate_kw, sites, every_step)
     terms = objective_terms(ctx)
     terms.pop("survival", None)
     objective = weights["survival"] * remaining / horizon_h
