@@ -16,8 +16,8 @@ stage2
 stage1
     the controller's Stage 1 at the outage start: site-level traffic and power
     per mode, offload flows, EVs as a fleet per site, battery energy as a
-    projection, H = 6 h in two 3-h blocks with binary modes in the first
-    (move blocking), Eq. 26 objective (Sec. IV-1).
+    projection, H = 6 h in a 15-min block and two 2.875-h blocks with binary
+    modes in the first (move blocking), Eq. 26 over every block end (Sec. IV-1).
 plan
     models/plan-small.yaml: 7 sites / 100 users, Eq. 18 over 6 h in 15-min
     steps with perfect foresight.
@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from msrc_model.controller import stage1_blocks_s
 from msrc_model.formulation import model_data
 from msrc_model.inputs import build_inputs
 from msrc_model.loader import load_scenario
@@ -92,8 +93,8 @@ def main() -> None:
         modes = stage2_modes(inputs)
         measure("stage2", lambda: build_stage2(data2, modes, WEIGHTS)[0], args.builds, args.solves, args.time_limit)
     if args.only in (None, "stage1"):
-        data1 = model_data(inputs, step_s=3 * 3600, max_duration_s=6 * 3600)
-        measure("stage1", lambda: build_stage1(data1, WEIGHTS, integer_blocks=1)[0], args.builds, args.solves, args.time_limit)
+        data1 = model_data(inputs, steps_s=stage1_blocks_s(scenario.controller))
+        measure("stage1", lambda: build_stage1(data1, WEIGHTS, integer_blocks=1, every_step=True)[0], args.builds, args.solves, args.time_limit)
     if args.only in (None, "plan"):
         small = load_scenario(REPO / "models" / "plan-small.yaml").scenario
         small_inputs = build_inputs(small)

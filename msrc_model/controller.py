@@ -243,7 +243,8 @@ class MSRCController:
         modes = np.where(state.dark, DARK, self.mode)
         fixed = xr.DataArray(modes[:, None], dims=("site", "time"), coords={"site": w.inputs.site.values, "time": self.data2.time.values})
         data = self.data2.isel(pair=np.flatnonzero(self.allowed_pairs(state.dark)))
-        model, block = build_stage2(data, fixed, self.weights, binary_association=False)
+        # the radio problem never charges a battery: no charge/discharge binary
+        model, block = build_stage2(data, fixed, self.weights, binary_association=False, exclusive_battery=False)
         self.radio_build_times.append(_time.perf_counter() - started)
         report = solve_model(model, self._options(self.scenario.controller.stage2_time_limit_s))
         self.radio_times.append(report.solve_time_s)

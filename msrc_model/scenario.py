@@ -387,7 +387,7 @@ class Controller(Section):
         description="Count expected EV arrivals (the known rate, mean usable energy) in the Stage-1 EV forecast. Off: Stage 1 plans on the EVs parked now only, since a max-min plan on expected EV energy lets a site run down waiting for an EV that may not come.",
     )
     stage1_time_limit_s: float = quantity(1.0, "s", "Time limit of one Stage-1 solve; the best plan found by then is used.", gt=0)
-    stage2_time_limit_s: float = quantity(1.0, "s", "Time limit of one Stage-2 solve.", gt=0)
+    stage2_time_limit_s: float = quantity(0.7, "s", "Time limit of one Stage-2 radio solve; the best solution found by then is used.", gt=0)
 
     @model_validator(mode="after")
     def _periods_nest(self) -> Controller:

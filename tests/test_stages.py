@@ -67,3 +67,24 @@ def test_stage1_problem_builds_from_the_blocks(paper_inputs):
     chosen = (block.data.site_mode_power_kw * gamma).sum("mode")
     power = block.expressions["site_power"].solution.isel(time=0)
     assert bool((power >= chosen - 1e-6).all())
+
+
+def test_stage1_with_unequal_blocks_integrates_energy_over_each_block(paper_inputs):
+    """Move blocking: a 15-min block then two of 2.875 h; the battery balance uses each block's length."""
+    steps = [900.0, 10350.0, 10350.0]
+    data = model_data(paper_inputs, steps_s=steps)
+    np.testing.assert_allclose(data.time.values, [0.0, 900.0, 11250.0])
+    np.testing.assert_allclose(data.time_step_h.values, np.asarray(steps) / 3600.0)
+    model, block = build_stage1(data, WEIGHTS, integer_blocks=1, every_step=True)
+    report = solve_model(model, {**OPTIONS, "time_limit": 30.0, "mip_rel_gap": 0.05})
+    assert report.has_solution
+    energy = block.variables["battery_energy"].solution.transpose("site", "time").values
+    start = (paper_inputs.battery_soc_initial * paper_inputs.battery_capacity_kwh).values
+    flow = (0.95 * block.variables["battery_charge"].solution - block.variables["battery_discharge"].solution / 0.95)
+    expected = start[:, None] + np.cumsum(flow.transpose("site", "time").values * np.asarray(steps) / 3600.0, axis=1)
+    np.testing.assert_allclose(energy, expected, atol=1e-6)
+    # Eq. 26 over every block end: s is at most every alive site's remaining time at every block end
+    s = float(block.expressions["eq26_min_remaining_time_h"].solution)
+    power = block.data.site_mode_power_kw.sel(mode="normal", drop=True).values
+    floor = 0.2 * paper_inputs.battery_capacity_kwh.values
+    assert s <= ((energy - floor[:, None]) / power[:, None]).min() + 1e-6
