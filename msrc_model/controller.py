@@ -70,12 +70,16 @@ class MSRCController:
 
     name = "msrc"
 
-    def __init__(self, scenario: Scenario, fail_stage1_at_s: tuple[float, ...] = ()) -> None:
+    def __init__(
+        self, scenario: Scenario, fail_stage1_at_s: tuple[float, ...] = (), fail_stage2_at_s: tuple[float, ...] = ()
+    ) -> None:
         self.scenario = scenario
         self.weights = scenario.objective.model_dump()
         self.events: list[SolverEvent] = []
-        # test hook: Stage-1 calls at these times get a time limit too short to find anything
+        # test hooks: the Stage-1 calls at these times, and the first radio call at or after
+        # each of these times, get a time limit too short to find anything
         self.fail_stage1_at_s = set(fail_stage1_at_s)
+        self.fail_stage2_at_s = set(fail_stage2_at_s)
 
     # ------------------------------------------------------------------ setup
     def reset(self, world: World) -> None:
@@ -107,7 +111,7 @@ class MSRCController:
         self.radio_build_times: list[float] = []
         self.dispatch_times: list[float] = []
         self.dispatch_reused = 0
-        self.split_users: list[int] = []
+        self.split_users: list[float] = []
         self._build_stage1()
 
         # what the controller may know about EVs: the statistics, not the realisation
@@ -246,11 +250,17 @@ class MSRCController:
         # the radio problem never charges a battery: no charge/discharge binary
         model, block = build_stage2(data, fixed, self.weights, binary_association=False, exclusive_battery=False)
         self.radio_build_times.append(_time.perf_counter() - started)
-        report = solve_model(model, self._options(self.scenario.controller.stage2_time_limit_s))
+        limit = self.scenario.controller.stage2_time_limit_s
+        due = {t for t in self.fail_stage2_at_s if state.time_s >= t - 1e-9}
+        if due:  # the first radio call at or after each given time
+            self.fail_stage2_at_s -= due
+            limit = 1e-6
+        report = solve_model(model, self._options(limit))
         self.radio_times.append(report.solve_time_s)
         if not report.has_solution:
             self.events.append(SolverEvent(state.time_s, "stage2", report.message))
-            self.band_on = self.band_on & ~state.dark[:, None]
+            self.split_users.append(np.nan)
+            self._repair_radio(modes)
             return
         # each user goes to the site carrying the largest share of it (no user on two sites)
         x = block.variables["association"].solution.isel(time=0).values
@@ -261,8 +271,20 @@ class MSRCController:
         users = np.full(w.n_user, -1)
         users[pair_user[first]] = pair_site[first]
         self.user_site = users
-        self.split_users.append(int((np.bincount(pair_user[x > 1e-6], minlength=w.n_user) > 1).sum()))
+        self.split_users.append(float((np.bincount(pair_user[x > 1e-6], minlength=w.n_user) > 1).sum()))
         self.band_on = block.variables["band_on"].solution.isel(time=0).transpose("site", "band").values > 0.5
+
+    def _repair_radio(self, modes: np.ndarray) -> None:
+        """Keep the last radio decision valid under new modes: carriers by Eqs. 24-25, users on covering sites."""
+        w = self.world
+        awake = (modes != SLEEP) & (modes != DARK)
+        band_on = self.band_on & awake[:, None]
+        band_on[modes == ASSISTED] &= w.low_bands
+        empty = awake & ~band_on.any(axis=1)
+        band_on[empty] = np.where(modes[empty, None] == ASSISTED, w.low_bands, True)
+        band_on[modes == HELPING, int(np.argmax(w.inputs.band_reach_m.values))] = True  # Eq. 5: helpers keep their widest band
+        self.band_on = band_on
+        self.user_site = np.where(w.covers(self.user_site, modes), self.user_site, -1)
 
     # ------------------------------------------------------------------ Stage 2: energy dispatch
     def dispatch(self, state: State) -> None:
