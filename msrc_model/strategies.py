@@ -33,16 +33,25 @@ def home_association(world: World) -> np.ndarray:
     return np.where(world.covered_at_start, world.home, -1)
 
 
-class Independent:
+class RuleStrategy:
+    """A strategy that solves nothing: its decision is set in :meth:`reset` and returned every step."""
+
+    name = "rule"
+
+    def __init__(self) -> None:
+        self.events: list[SolverEvent] = []
+        self.decision: Decision | None = None
+
+    def decide(self, state: State) -> Decision:
+        return self.decision
+
+
+class Independent(RuleStrategy):
     """Independent operation: no cooperation, local V2G."""
 
     name = "independent"
 
-    def __init__(self) -> None:
-        self.events: list[SolverEvent] = []
-
     def reset(self, world: World) -> None:
-        self.events = []
         self.decision = Decision(
             mode=np.full(world.n_site, NORMAL),
             band_on=np.ones((world.n_site, world.n_band), dtype=bool),
@@ -50,9 +59,6 @@ class Independent:
             ev_request_kw=np.full(world.n_site, np.inf),
             links=np.zeros(world.n_edge, dtype=bool),
         )
-
-    def decide(self, state: State) -> Decision:
-        return self.decision
 
 
 def static_roles(world: World) -> tuple[np.ndarray, np.ndarray]:
@@ -83,16 +89,12 @@ def static_roles(world: World) -> tuple[np.ndarray, np.ndarray]:
     return mode, links
 
 
-class Static:
+class Static(RuleStrategy):
     """Static load balancing: a fixed geometric / traffic rule at the outage start."""
 
     name = "static"
 
-    def __init__(self) -> None:
-        self.events: list[SolverEvent] = []
-
     def reset(self, world: World) -> None:
-        self.events = []
         mode, links = static_roles(world)
         band_on = np.ones((world.n_site, world.n_band), dtype=bool)
         band_on[mode == ASSISTED] = world.low_bands

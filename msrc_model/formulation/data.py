@@ -56,23 +56,16 @@ def reference_site_power_kw(inputs: xr.Dataset) -> xr.DataArray:
     Used only for a-priori estimates (the V2G price of Eq. 16, the Stage-1
     survival denominator); the optimisation computes the real power.
     """
+    from .power import site_power_kw  # power builds on this module's mode constants
+
     home = _home_site(inputs)
-    demand = np.bincount(home, weights=inputs.demand_mbps.values, minlength=inputs.sizes["site"])
+    n_sites = inputs.sizes["site"]
+    demand = np.bincount(home, weights=inputs.demand_mbps.values, minlength=n_sites)
     capacity = inputs.capacity_mbps.values
     traffic = demand[:, None] * capacity[None, :] / capacity.sum()  # (site, band), Mbit/s
-    utilisation = np.minimum(traffic / capacity[None, :], 1.0)
-    sectors = float(inputs.sectors_per_site)
-    ul = float(inputs.uplink_ratio)
-    static = sectors * (
-        inputs.power_static_kw.values
-        + inputs.power_tx_power_kw_per_w.values * inputs.tx_power_w.values
-        + inputs.power_feeder_loss_kw_per_db.values * inputs.feeder_loss_db.values
-    )
-    load = (
-        sectors * (inputs.power_dl_utilisation_kw.values + ul * inputs.power_ul_utilisation_kw.values) * utilisation
-        + (inputs.power_dl_traffic_kw_per_mbps.values + ul * inputs.power_ul_traffic_kw_per_mbps.values) * traffic
-    )
-    power = float(inputs.power_scale) * (static[None, :] + load).sum(axis=1)
+    every_band = np.ones((n_sites, capacity.size), dtype=bool)
+    awake = np.zeros(n_sites, dtype=bool)
+    power = site_power_kw(inputs, every_band, traffic, asleep=awake, dark=awake)
     return xr.DataArray(power, dims="site", coords={"site": inputs.site}, attrs=_attrs("kW", "reference site power"))
 
 
