@@ -106,7 +106,7 @@ class MSRCController:
 
         self.stage1_times: list[float] = []
         self.stage1_gaps: list[float] = []
-        self.stage1_build_times: list[float] = []
+        self.stage1_update_times: list[float] = []
         self.radio_times: list[float] = []
         self.radio_build_times: list[float] = []
         self.dispatch_times: list[float] = []
@@ -127,8 +127,8 @@ class MSRCController:
     def _options(self, time_limit: float) -> dict:
         return highs_options(self.scenario.solver, time_limit_s=time_limit)
 
-    def _site_array(self, values, name: str = "site") -> xr.DataArray:
-        return xr.DataArray(np.asarray(values), dims="site", coords={"site": self.world.inputs.site.values}, name=name)
+    def _site_array(self, values) -> xr.DataArray:
+        return xr.DataArray(np.asarray(values), dims="site", coords={"site": self.world.inputs.site.values}, name="site")
 
     def ev_forecast(self, state: State) -> tuple[xr.DataArray, xr.DataArray]:
         """Per site and Stage-1 block: expected V2G power limit (kW) and cumulative usable energy (kWh)."""
@@ -206,7 +206,7 @@ class MSRCController:
         switch.update(rhs=-(xr.ones_like(switch.rhs) * onehot))
         eq26 = model.constraints["msrc-eq26_min_over_sites"]
         eq26.update(rhs=self.stage1_eq26_rhs.where(~self._site_array(state.dark), 1e6))
-        self.stage1_build_times.append(_time.perf_counter() - started)
+        self.stage1_update_times.append(_time.perf_counter() - started)
         limit = self.scenario.controller.stage1_time_limit_s
         if any(abs(state.time_s - t) < 1e-9 for t in self.fail_stage1_at_s):
             limit = 1e-6
@@ -330,7 +330,7 @@ class MSRCController:
         """Solve times (s) and gaps of every call, for the results and the benchmark."""
         return {
             "stage1_solve_time": np.asarray(self.stage1_times),
-            "stage1_update_time": np.asarray(self.stage1_build_times),
+            "stage1_update_time": np.asarray(self.stage1_update_times),
             "stage1_model_build_time": np.asarray([self.stage1_model_build_time]),
             "stage1_gap": np.asarray(self.stage1_gaps),
             "stage2_solve_time": np.asarray(self.radio_times),
