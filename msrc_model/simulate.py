@@ -29,7 +29,7 @@ Tables II-IV (defined in ``docs/simulation.md``).
 from __future__ import annotations
 
 import time as _time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Protocol
 
 import numpy as np
@@ -226,15 +226,12 @@ class World:
         return rate, site, band_traffic, band_on
 
 
-@dataclass
 class Record:
     """Per-step arrays of one run (time first)."""
 
-    world: World
-    mode: np.ndarray = field(init=False)
-
-    def __post_init__(self):
-        w, n = self.world, self.world.n_steps
+    def __init__(self, world: World):
+        self.world = world
+        w, n = world, world.n_steps
         self.mode = np.full((n, w.n_site), DARK, dtype=np.int8)
         self.band_on = np.zeros((n, w.n_site, w.n_band), dtype=bool)
         self.links = np.zeros((n, w.n_edge), dtype=bool)
