@@ -270,7 +270,9 @@ def show(results_file: ResultsFile) -> None:
 def plot(
     results_file: ResultsFile,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Folder for the PNG files (default: next to the results file).")] = None,
-    at_h: Annotated[float, typer.Option("--at-h", help="Time of the site map, h since the outage start.", min=0.0)] = 2.5,
+    at_h: Annotated[
+        Optional[float], typer.Option("--at-h", help="Time of the site map, h since the outage start (default 2.5, or the run's end if sooner).", min=0.0)
+    ] = None,
 ) -> None:
     """Write PNG figures: battery energy per strategy (Fig. 2), site x time modes, site map at --at-h."""
     from .plots import write_plots
@@ -280,9 +282,15 @@ def plot(
     if folder.exists() and not folder.is_dir():
         _fail([Issue(str(folder), "--output", "is a file, not a folder")])
     duration = float(results.time.values[-1]) / 3600.0
-    if at_h > duration + 1e-9:
+    if at_h is None:
+        at_h = min(2.5, duration)
+    elif at_h > duration + 1e-9:
         _fail([Issue("--at-h", "", f"= {at_h:g}: after the end of the run ({duration:g} h)")])
-    for path in write_plots(results, inputs, folder, at_h=at_h):
+    try:
+        written = write_plots(results, inputs, folder, at_h=at_h)
+    except OSError as exc:
+        _fail([Issue(str(folder), "--output", f"cannot write: {exc.strerror or exc}")])
+    for path in written:
         typer.echo(f"wrote {path}")
 
 

@@ -85,3 +85,12 @@ def test_plot_rejects_a_time_after_the_run(solved, tmp_path):
     done = run_msrc("plot", str(out), "-o", str(tmp_path / "figs"), "--at-h", "3")
     assert done.returncode == 2 and "--at-h: = 3: after the end of the run" in done.stderr
     assert not (tmp_path / "figs").exists()
+
+
+def test_plot_reports_an_unwritable_folder(solved, tmp_path):
+    out, _ = solved
+    blocker = tmp_path / "taken"
+    blocker.write_text("a file where the folder's parent should be", encoding="utf-8")
+    done = run_msrc("plot", str(out), "-o", str(blocker / "figs"))
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert f"error: {blocker / 'figs'}: --output: cannot write" in done.stderr
