@@ -210,3 +210,13 @@ def test_controller_never_reads_realised_future_evs(plan_arrivals):
         assert float(growth.min()) > 0 and np.allclose(growth, float(growth.mean()))
     else:  # only the EVs parked now
         np.testing.assert_allclose(forecasts[0][1].isel(time=-1), parked_now)
+
+
+def test_users_without_any_site_are_never_served():
+    """Users far outside the cluster have no feasible site: every strategy runs and leaves them unserved."""
+    scenario = load_scenario(SMALL, ("traffic.area_side_m=5000", "controller.max_duration_h=0.25")).scenario
+    inputs, results = simulated(scenario)
+    uncovered = ~inputs.user_covered.values.astype(bool)
+    assert uncovered.sum() > 10
+    assert (results.user_site.isel(user=np.flatnonzero(uncovered)) == -1).all()
+    check_invariants(scenario, inputs, results)

@@ -60,7 +60,8 @@ def reference_site_power_kw(inputs: xr.Dataset) -> xr.DataArray:
 
     home = _home_site(inputs)
     n_sites = inputs.sizes["site"]
-    demand = np.bincount(home, weights=inputs.demand_mbps.values, minlength=n_sites)
+    served = home >= 0  # users with no feasible site belong to no site
+    demand = np.bincount(home[served], weights=inputs.demand_mbps.values[served], minlength=n_sites)
     capacity = inputs.capacity_mbps.values
     traffic = demand[:, None] * capacity[None, :] / capacity.sum()  # (site, band), Mbit/s
     every_band = np.ones((n_sites, capacity.size), dtype=bool)
