@@ -133,7 +133,8 @@ def summary_rows(results: xr.Dataset) -> tuple[list[str], list[list[str]]]:
             else:
                 cells.append(fmt.format(value))
         rows.append([heading, *cells])
+    at_h = float(results.table3_time.max()) if "table3_time" in results else 2.5
     for cls in results["class"].values:
         cells = [f"{float(results.served_share_table3.sel(strategy=s, **{'class': cls})):.1%}" for s in strategies]
-        rows.append([f"served {cls} at 2.5 h", *cells])
+        rows.append([f"served {cls} at {at_h:.2f} h", *cells])
     return ["metric", *strategies], rows
