@@ -48,7 +48,6 @@ import xarray as xr
 
 from .formulation import model_data
 from .formulation.data import ASSISTED, HELPING, NORMAL, SLEEP
-from .formulation.power import site_power_kw
 from .formulation.site_level import site_level_data
 from .scenario import Scenario
 from .simulate import DARK, Decision, SolverEvent, State, World
@@ -289,12 +288,9 @@ class MSRCController:
     # ------------------------------------------------------------------ Stage 2: energy dispatch
     def dispatch(self, state: State) -> None:
         w = self.world
-        modes = np.where(state.dark, DARK, self.mode)
-        _, serving, band_traffic, band_on = w.serve(modes, self.band_on, self.user_site)
-        load = site_power_kw(w.inputs, band_on, band_traffic, modes == SLEEP, modes == DARK)
         _, ev_available = w.ev_available_kw(state.ev_kwh, state.parked)
         battery_available = w.battery_available_kw(state.battery_kwh)
-        load = np.minimum(load, ev_available + battery_available)  # a site that cannot carry its load goes dark anyway
+        load = np.minimum(self.load_kw, ev_available + battery_available)  # a site that cannot carry its load goes dark anyway
         key = np.concatenate([load, ev_available, battery_available, self.price]).tobytes()
         if key == self.dispatch_key:
             self.dispatch_reused += 1
@@ -323,6 +319,9 @@ class MSRCController:
         if key != self.radio_key:
             self.radio(state)
             self.radio_key = key
+            # the load the radio decision draws: it changes only with the radio inputs (demand is constant)
+            modes = np.where(state.dark, DARK, self.mode)
+            self.load_kw = self.world.serve_and_draw(modes, self.band_on, self.user_site)[3]
         self.dispatch(state)
         return Decision(self.mode.copy(), self.band_on.copy(), self.user_site.copy(), self.ev_request.copy(), self.links.copy())
 

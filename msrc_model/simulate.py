@@ -225,6 +225,12 @@ class World:
         site = np.where(rate > 0, site, -1)
         return rate, site, band_traffic, band_on
 
+    def serve_and_draw(self, mode: np.ndarray, band_on: np.ndarray, user_site: np.ndarray):
+        """:meth:`serve`, then the power (kW) each site draws for it (Eqs. 2-4): rates, serving site, carriers on, load."""
+        rate, site, band_traffic, band_on = self.serve(mode, band_on, user_site)
+        load = site_power_kw(self.inputs, band_on, band_traffic, mode == SLEEP, mode == DARK)
+        return rate, site, band_on, load
+
 
 class Record:
     """Per-step arrays of one run (time first)."""
@@ -272,8 +278,7 @@ def simulate(world: World, strategy: Strategy, progress: Callable[[int], None] |
         battery_kw = world.battery_available_kw(battery)
         for attempt in range(world.n_site + 1):
             mode = np.where(dark, DARK, decision.mode).astype(np.int8)
-            rate, serving, band_traffic, band_on = world.serve(mode, np.asarray(decision.band_on, dtype=bool), np.asarray(decision.user_site))
-            load = site_power_kw(world.inputs, band_on, band_traffic, mode == SLEEP, mode == DARK)
+            rate, serving, band_on, load = world.serve_and_draw(mode, np.asarray(decision.band_on, dtype=bool), np.asarray(decision.user_site))
             ev_take = np.clip(np.asarray(decision.ev_request_kw, dtype=float), 0.0, np.minimum(ev_site_kw, load))
             short = load - ev_take > battery_kw
             ev_take = np.where(short, np.minimum(ev_site_kw, load), ev_take)
