@@ -91,7 +91,6 @@ class MSRCController:
         self.data1 = site_level_data(data1)
         self.data2 = model_data(inputs, step_s=world.step_s, max_duration_s=world.step_s).isel(no_evs)
         self.stage1_every = int(round(c.stage1_interval_min * 60.0 / world.step_s))
-        self.n_blocks = self.data1.sizes["time"]
 
         self.mode = np.full(world.n_site, NORMAL)
         self.links = np.zeros(world.n_edge, dtype=bool)
