@@ -122,8 +122,11 @@ class MSRCController:
         self.ev_mean_usable_kwh = mean_usable_kwh
 
     # ------------------------------------------------------------------ helpers
-    def _options(self, time_limit: float) -> dict:
-        return highs_options(self.scenario.solver, time_limit_s=time_limit)
+    def _options(self, time_limit: float, solution_limit: int | None = None) -> dict:
+        options = highs_options(self.scenario.solver, time_limit_s=time_limit)
+        if solution_limit is not None:
+            options.setdefault("mip_max_improving_sols", int(solution_limit))
+        return options
 
     def _site_array(self, values) -> xr.DataArray:
         return xr.DataArray(np.asarray(values), dims="site", coords={"site": self.world.inputs.site.values}, name="site")
@@ -208,7 +211,7 @@ class MSRCController:
         limit = self.scenario.controller.stage1_time_limit_s
         if any(abs(state.time_s - t) < 1e-9 for t in self.fail_stage1_at_s):
             limit = 1e-6
-        report = solve_model(model, self._options(limit))
+        report = solve_model(model, self._options(limit, self.scenario.controller.stage1_solution_limit))
         self.stage1_times.append(report.solve_time_s)
         self.stage1_gaps.append(report.gap if report.gap is not None else np.nan)
         normal_kw = self.data1.site_mode_power_kw.sel(mode="normal").values
@@ -246,14 +249,17 @@ class MSRCController:
         fixed = xr.DataArray(modes[:, None], dims=("site", "time"), coords={"site": w.inputs.site.values, "time": self.data2.time.values})
         data = self.data2.isel(pair=np.flatnonzero(self.allowed_pairs(state.dark)))
         # the radio problem never charges a battery: no charge/discharge binary
-        model, block = build_stage2(data, fixed, self.weights, binary_association=False, exclusive_battery=False)
+        integer_carriers = self.scenario.controller.stage2_integer_carriers
+        model, block = build_stage2(
+            data, fixed, self.weights, binary_association=False, exclusive_battery=False, integer_carriers=integer_carriers
+        )
         self.radio_build_times.append(_time.perf_counter() - started)
         limit = self.scenario.controller.stage2_time_limit_s
         due = {t for t in self.fail_stage2_at_s if state.time_s >= t - 1e-9}
         if due:  # the first radio call at or after each given time
             self.fail_stage2_at_s -= due
             limit = 1e-6
-        report = solve_model(model, self._options(limit))
+        report = solve_model(model, self._options(limit, self.scenario.controller.stage2_solution_limit))
         self.radio_times.append(report.solve_time_s)
         if not report.has_solution:
             self.events.append(SolverEvent(state.time_s, "stage2", report.message))
@@ -270,7 +276,8 @@ class MSRCController:
         users[pair_user[first]] = pair_site[first]
         self.user_site = users
         self.split_users.append(float((np.bincount(pair_user[x > 1e-6], minlength=w.n_user) > 1).sum()))
-        self.band_on = block.variables["band_on"].solution.isel(time=0).transpose("site", "band").values > 0.5
+        # integer carriers read 0 or 1; continuous ones go on with any activation (their users need them)
+        self.band_on = block.variables["band_on"].solution.isel(time=0).transpose("site", "band").values > (0.5 if integer_carriers else 1e-6)
 
     def _repair_radio(self, modes: np.ndarray) -> None:
         """Keep the last radio decision valid under new modes: carriers by Eqs. 24-25, users on covering sites."""

@@ -386,8 +386,26 @@ class Controller(Section):
         False,
         description="Count expected EV arrivals (the known rate, mean usable energy) in the Stage-1 EV forecast. Off: Stage 1 plans on the EVs parked now only, since a max-min plan on expected EV energy lets a site run down waiting for an EV that may not come.",
     )
-    stage1_time_limit_s: float = quantity(1.0, "s", "Time limit of one Stage-1 solve; the best plan found by then is used.", gt=0)
-    stage2_time_limit_s: float = quantity(0.7, "s", "Time limit of one Stage-2 radio solve; the best solution found by then is used.", gt=0)
+    stage1_solution_limit: int | None = Field(
+        1,
+        ge=1,
+        description="A Stage-1 solve stops at this many improving solutions (HiGHS mip_max_improving_sols) or at the gap, whichever comes first. A work limit, not a clock: the same inputs give the same plan on any machine. Empty: only the gap and the time limit stop it.",
+    )
+    stage1_time_limit_s: float = quantity(
+        10.0, "s", "Time limit of one Stage-1 solve, a safety net behind stage1_solution_limit; a solve stopped by it depends on the machine's speed.", gt=0
+    )
+    stage2_integer_carriers: bool = Field(
+        False,
+        description="Stage-2 radio problem with integer carrier activation (a MILP). Off: carrier activation is continuous, as the paper's Stage 2 optimises continuous variables only, and a carrier with any activation in the solution is switched on (an LP, about 5x faster).",
+    )
+    stage2_solution_limit: int | None = Field(
+        1,
+        ge=1,
+        description="A Stage-2 radio solve stops at this many improving solutions (HiGHS mip_max_improving_sols) or at the gap, whichever comes first; a work limit like stage1_solution_limit. Empty: only the gap and the time limit stop it.",
+    )
+    stage2_time_limit_s: float = quantity(
+        10.0, "s", "Time limit of one Stage-2 radio solve, a safety net behind stage2_solution_limit; a solve stopped by it depends on the machine's speed.", gt=0
+    )
 
     @model_validator(mode="after")
     def _periods_nest(self) -> Controller:
@@ -485,6 +503,55 @@ class Solver(Section):
     )
 
 
+class SweepDimension(Section):
+    """One swept scenario key: a results dimension with one coordinate per value."""
+
+    key: str = Field(..., min_length=1, description="Dotted scenario key set at each point, e.g. `traffic.load` or `battery.capacity_kwh`.")
+    values: list[float | int | str | bool] = Field(
+        ..., min_length=1, description="Values the key takes (scalars, in the key's own unit); one point per value."
+    )
+    labels: list[str] | None = Field(
+        None, description="Coordinate labels, one per value (e.g. light, medium, heavy); empty: the values are the coordinates."
+    )
+
+    @model_validator(mode="after")
+    def _labels_match(self) -> SweepDimension:
+        if self.labels is not None and len(self.labels) != len(self.values):
+            raise RuleViolation(("labels",), f"{len(self.labels)} labels for {len(self.values)} values: give one per value")
+        coords = self.labels if self.labels is not None else self.values
+        if len({str(c) for c in coords}) != len(coords):
+            raise RuleViolation(("labels" if self.labels is not None else "values",), "must not repeat")
+        if self.key.split(".")[0] in ("sweep", "variants", "extends", "output", "run"):
+            raise RuleViolation(("key",), f"= {self.key}: the {self.key.split('.')[0]} section cannot be swept")
+        return self
+
+
+class Sweep(Section):
+    """Monte Carlo trials and swept keys: every combination is one independent point (`msrc solve` runs them on Dask)."""
+
+    trials: int = Field(1, ge=1, description="Monte Carlo trials per combination: trial indices 0 .. trials-1 (results dimension `trial`).")
+    dimensions: dict[str, SweepDimension] = Field(
+        default_factory=dict, description="Results dimension name -> the key it sweeps, in this order (e.g. `load: {key: traffic.load, values: [0.5, 1.0, 1.8]}`)."
+    )
+    workers: int = Field(2, ge=1, description="Local worker processes of the embedded Dask cluster (ignored with `--scheduler`).")
+
+    @field_validator("dimensions")
+    @classmethod
+    def _names(cls, value: dict[str, SweepDimension]) -> dict[str, SweepDimension]:
+        reserved = {"trial", "strategy", "site", "band", "class", "time", "user", "ev", "step"}
+        clash = sorted(set(value) & reserved)
+        if clash:
+            raise ValueError(f"dimension name(s) {', '.join(clash)} are taken by the results; choose another")
+        return value
+
+    @property
+    def point_count(self) -> int:
+        count = self.trials
+        for dim in self.dimensions.values():
+            count *= len(dim.values)
+        return count
+
+
 class Output(Section):
     """Where results go."""
 
@@ -518,6 +585,7 @@ class Scenario(Section):
     formulation: Formulation = Field(default_factory=Formulation, description="Model assembly.")
     solver: Solver = Field(default_factory=Solver, description="Solver settings.")
     output: Output = Field(default_factory=Output, description="Output settings.")
+    sweep: Sweep = Field(default_factory=Sweep, description="Monte Carlo trials and swept keys (run.mode simulate).")
 
     @model_validator(mode="after")
     def _power_rows_match_bands(self) -> Scenario:

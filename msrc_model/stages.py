@@ -35,6 +35,7 @@ def build_stage2(
     breakpoints=(0.0, 0.1, 0.25, 0.5, 0.75, 1.0),
     binary_association: bool = True,
     exclusive_battery: bool = True,
+    integer_carriers: bool = True,
 ) -> tuple[linopy.Model, MSRCBlock]:
     """Stage 2 for the steps of ``data`` (usually one 30-s step) with ``modes`` fixed.
 
@@ -45,7 +46,7 @@ def build_stage2(
     model = linopy.Model()
     block = add_msrc(
         model, usable_pairs(data, modes), fixed_modes=modes, binary_association=binary_association,
-        exclusive_battery=exclusive_battery,
+        exclusive_battery=exclusive_battery, integer_carriers=integer_carriers,
         initial_battery_kwh=initial_battery_kwh, initial_ev_kwh=initial_ev_kwh,
     )
     objective = block.stage2_objective(weights, breakpoints)

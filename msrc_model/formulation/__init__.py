@@ -146,6 +146,7 @@ def add_msrc(
     ev_model: str = "vehicles",
     ev_fleet: tuple[xr.DataArray, xr.DataArray] | None = None,
     fixed_dark: xr.DataArray | None = None,
+    integer_carriers: bool = True,
 ) -> MSRCBlock:
     """Add an MSRC base-station cluster to a linopy model.
 
@@ -202,6 +203,10 @@ def add_msrc(
         fleet model (default: from the EVs in the data, see ``fleet_limits``).
     fixed_dark:
         (site,) bool: sites already out of energy, dark over the whole horizon.
+    integer_carriers:
+        Band activation z is integer (default). False relaxes it to [0, 1]
+        when the modes are fixed: the continuous Stage 2 of the paper, whose
+        caller rounds a carrier with any activation up to on.
     """
     data = inputs if "pair_coverage" in inputs else model_data(inputs, step_s=step_s, max_duration_s=max_duration_s)
     if traffic == "site":
@@ -231,7 +236,7 @@ def add_msrc(
     elif required_share is None:
         required_share = reachable_required_share(ctx.data, fixed_modes)
     if traffic != "site":
-        add_band_activation(ctx)
+        add_band_activation(ctx, integer=integer_carriers or fixed_modes is None)
     if survival is None:
         survival = allow_dark
     alive = 1.0

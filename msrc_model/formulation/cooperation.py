@@ -125,8 +125,12 @@ def add_cooperation(ctx: Context) -> None:
     # the solution; results report the links the modes require.
 
 
-def add_band_activation(ctx: Context) -> None:
-    """Band activation z and its coupling to the modes (Eqs. 5, 24, 25)."""
+def add_band_activation(ctx: Context, integer: bool = True) -> None:
+    """Band activation z and its coupling to the modes (Eqs. 5, 24, 25).
+
+    With the modes fixed and ``integer=False``, z is the continuous share of
+    a carrier's activation (the LP relaxation a fast Stage 2 solves).
+    """
     data, t = ctx.data, ctx.time_dim
     awake = ctx.expressions["awake"]
     high = ~data.band_assisted.astype(bool)
@@ -135,7 +139,7 @@ def add_band_activation(ctx: Context) -> None:
         # fixed modes: Eqs. 5, 24 (sleep side) and 25 are bounds on z
         upper = awake * (1.0 - high * mode_of(ctx, ASSISTED))
         lower = widest * mode_of(ctx, HELPING)
-        z = ctx.add_variables("band_on", ("site", "band", t), lower=lower, upper=upper, integer=True)
+        z = ctx.add_variables("band_on", ("site", "band", t), lower=lower, upper=upper, integer=integer)
         ctx.add_constraints("eq24_awake_needs_band", z.sum("band") >= awake)
         return
     z = ctx.add_variables("band_on", ("site", "band", t), binary=True)
