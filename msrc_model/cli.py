@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import Annotated, Callable, Optional, TypeVar
 
+import numpy as np
 import typer
 
 from .errors import Issue, ScenarioError
@@ -95,9 +96,18 @@ def schema(
 def inputs(
     scenario: ScenarioFile,
     output: Annotated[Path, typer.Option("--output", "-o", help="NetCDF file to write (group /inputs).")],
-    trial: Annotated[int, typer.Option("--trial", "-t", min=0, help="Monte Carlo trial index.")] = 0,
+    trial: Annotated[
+        Optional[int], typer.Option("--trial", "-t", min=0, help="Monte Carlo trial index of a single run (default 0; not with a sweep).")
+    ] = None,
     set_: SetOption = None,
     variant: VariantOption = None,
+    scheduler: Annotated[
+        Optional[str],
+        typer.Option("--scheduler", help="Sweep only: address of a running Dask scheduler (tcp://host:8786) that runs the points; default: local worker processes."),
+    ] = None,
+    workers: Annotated[
+        Optional[int], typer.Option("--workers", "-w", min=1, help="Sweep only: local worker processes (default: sweep.workers).")
+    ] = None,
 ) -> None:
     """Build the inputs Dataset of a scenario and write it to NetCDF."""
     from .inputs import build_inputs
@@ -123,15 +133,26 @@ def solve(
     output: Annotated[
         Optional[Path], typer.Option("--output", "-o", help="NetCDF results file (default: the scenario's output.path).")
     ] = None,
-    trial: Annotated[int, typer.Option("--trial", "-t", min=0, help="Monte Carlo trial index.")] = 0,
+    trial: Annotated[
+        Optional[int], typer.Option("--trial", "-t", min=0, help="Monte Carlo trial index of a single run (default 0; not with a sweep).")
+    ] = None,
     set_: SetOption = None,
     variant: VariantOption = None,
+    scheduler: Annotated[
+        Optional[str],
+        typer.Option("--scheduler", help="Sweep only: address of a running Dask scheduler (tcp://host:8786) that runs the points; default: local worker processes."),
+    ] = None,
+    workers: Annotated[
+        Optional[int], typer.Option("--workers", "-w", min=1, help="Sweep only: local worker processes (default: sweep.workers).")
+    ] = None,
 ) -> None:
     """Solve a scenario and write inputs and results to one NetCDF file.
 
     With run.mode simulate (the default): the outage simulation of every
     strategy in run.strategies on one realisation, with a summary table.
     With run.mode plan: the full-horizon plan (Eq. 18, perfect foresight).
+    With a sweep section (trials > 1 or swept keys): every point on Dask,
+    resuming from the points already finished in OUTPUT.points/.
     Exit status 1 when the solver finds no solution (the cause is printed and
     no results file claims success).
     """
@@ -147,6 +168,17 @@ def solve(
     target = output if output is not None else Path(config.output.path)
     if target.exists() and target.is_dir():
         _fail([Issue(str(target), "--output", "is a directory, not a file")])
+    sweeping = config.sweep.point_count > 1 or bool(config.sweep.dimensions)
+    if sweeping and config.run.mode != "simulate":
+        _fail([Issue(str(scenario), "sweep", "a sweep needs run.mode simulate")])
+    if sweeping and trial is not None:
+        _fail([Issue("--trial", "", "cannot pick one trial of a sweep; use --set sweep.trials=1 and --trial, or drop --trial")])
+    if (scheduler is not None or workers is not None) and not sweeping:
+        _fail([Issue("--scheduler" if scheduler is not None else "--workers", "", "only for a scenario with a sweep section")])
+    trial = trial or 0
+    if sweeping:
+        _sweep(loaded, target, scheduler, workers)
+        return
     if config.run.mode == "simulate":
         _simulate(config, loaded, target, trial)
         return
@@ -242,6 +274,126 @@ def _simulate(config, loaded, target: Path, trial: int) -> None:
     typer.echo(f"wrote {target}")
 
 
+def _sweep(loaded, target: Path, scheduler: str | None, workers: int | None) -> None:
+    """A sweep: every point on Dask, resumable; the combined results with statistics."""
+    from .netcdf import write_netcdf
+    from .sweep import points_folder, run_sweep, sweep_dims
+
+    config = loaded.scenario
+    dims = sweep_dims(config)
+    shape = " x ".join(f"{len(v)} {k}" for k, v in dims.items())
+    where = f"scheduler {scheduler}" if scheduler else f"{workers or config.sweep.workers} local worker processes"
+    typer.echo(
+        f"sweep: {config.sweep.point_count} points ({shape}), strategies {', '.join(config.run.strategies)}, on {where}; "
+        f"finished points kept in {points_folder(target)}"
+    )
+
+    def report(done: int, total: int, point, error: str) -> None:
+        if error:
+            typer.echo(f"point {point.label} failed: {error.splitlines()[-1] if error else ''}", err=True)
+        typer.echo(f"{done}/{total} points", err=True)
+
+    try:
+        run = run_sweep(loaded, target, scheduler=scheduler, workers=workers, progress=report)
+    except OSError as exc:  # the scheduler cannot be reached, or the points folder cannot be written
+        _fail([Issue(scheduler or str(points_folder(target)), "--scheduler" if scheduler else "", f"{exc}")])
+    from .inputs import msrc_version
+
+    attrs = {"msrc_version": msrc_version(), "scenario_yaml": _scenario_text(loaded), **loaded.provenance()}
+    try:
+        write_netcdf(target, results=run.results, attrs=attrs)
+    except OSError as exc:
+        _fail([Issue(str(target), "--output", f"cannot write: {exc.strerror or exc}")])
+    times = np.asarray(run.point_wall_times_s, dtype=float)
+    typer.echo(
+        f"{run.ran} points run, {run.reused} reused from disk, {run.failed} failed; wall time {run.wall_time_s:.0f} s"
+        + (f"; per point median {np.nanmedian(times):.0f} s, max {np.nanmax(times):.0f} s" if times.size else "")
+    )
+    if "survival_time_mean" in run.results:
+        _print_sweep_summary(run.results)
+    typer.echo(f"wrote {target}")
+    if run.failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def calibrate(
+    scenario: ScenarioFile,
+    cell: Annotated[
+        Optional[list[str]], typer.Option("--cell", help="Sweep coordinate of the calibration cell, DIM=LABEL (repeatable).")
+    ] = None,
+    strategy: Annotated[str, typer.Option("--strategy", help="Strategy whose mean T_surv is fitted.")] = "independent",
+    target_h: Annotated[float, typer.Option("--target-h", min=0.0, help="Mean T_surv to reach, h (Table II: 2.5 h).")] = 2.5,
+    set_: SetOption = None,
+    variant: VariantOption = None,
+    scheduler: Annotated[Optional[str], typer.Option("--scheduler", help="Address of a running Dask scheduler; default: local workers.")] = None,
+    workers: Annotated[Optional[int], typer.Option("--workers", "-w", min=1, help="Local worker processes (default: sweep.workers).")] = None,
+) -> None:
+    """Fit power.scale on one cell of a sweep (default: independent at load=medium, T_surv 2.5 h).
+
+    Every trial of the cell is simulated with the one strategy at each trial
+    scale; the fitted value is printed for the scenario file. All other cells
+    of the study are then predictions.
+    """
+    import logging
+
+    from .calibrate import calibrate_power_scale
+    from .loader import load_scenario
+    from .sweep import dask_client
+
+    logging.getLogger("linopy").setLevel(logging.ERROR)
+    from .scenario import STRATEGIES
+
+    if strategy not in STRATEGIES:
+        _fail([Issue("--strategy", "", f"= {strategy}: not a strategy ({', '.join(STRATEGIES)})")])
+    pairs = {}
+    for text in cell if cell is not None else ["load=medium"]:
+        name, sep, label = text.partition("=")
+        if not sep or not name or not label:
+            _fail([Issue("--cell", text, "expected DIM=LABEL, for example load=medium")])
+        pairs[name.strip()] = label.strip()
+    loaded = _guard(lambda: load_scenario(scenario, tuple(set_ or ()), variant))
+    from .calibrate import cell_overrides
+
+    _guard(lambda: cell_overrides(loaded, pairs))
+    where = ", ".join(f"{k}={v}" for k, v in pairs.items())
+    typer.echo(f"calibrating power.scale: mean T_surv of {strategy} at {where} over {loaded.scenario.sweep.trials} trials -> {target_h:g} h")
+
+    def report(scale: float, survival: float) -> None:
+        typer.echo(f"  power.scale {scale:.4f}: mean T_surv {survival:.3f} h")
+
+    try:
+        with dask_client(scheduler, workers or loaded.scenario.sweep.workers) as client:
+            result = calibrate_power_scale(loaded, client, cell=pairs, strategy=strategy, target_h=target_h, progress=report)
+    except RuntimeError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1)
+    status = "converged" if result.converged else "not converged (closest value shown)"
+    typer.echo(f"{status}: power.scale = {result.scale:.4f} gives mean T_surv {result.survival_h:.3f} h")
+    typer.echo(f"power:\n  scale: {result.scale:.4f}   # msrc calibrate {scenario}: {strategy}, {where}, {result.survival_h:.3f} h over {result.trials} trials")
+    if not result.converged:
+        raise typer.Exit(1)
+
+
+def _scenario_text(loaded) -> str:
+    from .loader import scenario_to_yaml
+
+    return scenario_to_yaml(loaded.scenario)
+
+
+def _print_sweep_summary(results) -> None:
+    """Mean +- 95 % CI of the headline metrics, one row per combination and strategy."""
+    dims = [d for d in results.survival_time_mean.dims if d != "strategy"]
+    stacked = results[["survival_time_mean", "survival_time_ci95", "service_continuity_mean", "ev_utilisation_mean"]]
+    frame = stacked.to_dataframe().reset_index()
+    for _, row in frame.iterrows():
+        where = " ".join(f"{d}={row[d]}" for d in dims)
+        typer.echo(
+            f"  {where:24} {row['strategy']:12} T_surv {row['survival_time_mean']:.2f} +- {row['survival_time_ci95']:.2f} h, "
+            f"continuity {row['service_continuity_mean']:.1%}, EV utilisation {row['ev_utilisation_mean']:.1%}"
+        )
+
+
 def _read_results(path: Path):
     from .netcdf import read_netcdf
 
@@ -274,13 +426,28 @@ def plot(
         Optional[float], typer.Option("--at-h", help="Time of the site map, h since the outage start (default 2.5, or the run's end if sooner).", min=0.0)
     ] = None,
 ) -> None:
-    """Write PNG figures: battery energy per strategy (Fig. 2), site x time modes, site map at --at-h."""
-    from .plots import write_plots
+    """Write PNG figures: battery energy per strategy (Fig. 2), site x time modes, site map at --at-h.
+
+    For a sweep: Fig. 2 as mean and 95 % confidence band over trials, and Table II as bars.
+    """
+    from .plots import write_plots, write_sweep_plots
 
     inputs, results = _read_results(results_file)
     folder = output if output is not None else results_file.parent / f"{results_file.stem}-plots"
     if folder.exists() and not folder.is_dir():
         _fail([Issue(str(folder), "--output", "is a file, not a folder")])
+    if "trial" in results.dims:  # a sweep: Fig. 2 with confidence bands, Table II as bars
+        if at_h is not None:
+            _fail([Issue("--at-h", "", "applies to a single run, not to a sweep")])
+        if "survival_time_mean" not in results:
+            _fail([Issue(str(results_file), "/results", "no point of the sweep finished: nothing to plot")])
+        try:
+            written = write_sweep_plots(results, folder)
+        except OSError as exc:
+            _fail([Issue(str(folder), "--output", f"cannot write: {exc.strerror or exc}")])
+        for path in written:
+            typer.echo(f"wrote {path}")
+        return
     duration = float(results.time.values[-1]) / 3600.0
     if at_h is None:
         at_h = min(2.5, duration)
@@ -288,6 +455,34 @@ def plot(
         _fail([Issue("--at-h", "", f"= {at_h:g}: after the end of the run ({duration:g} h)")])
     try:
         written = write_plots(results, inputs, folder, at_h=at_h)
+    except OSError as exc:
+        _fail([Issue(str(folder), "--output", f"cannot write: {exc.strerror or exc}")])
+    for path in written:
+        typer.echo(f"wrote {path}")
+
+
+@app.command()
+def report(
+    results_file: Annotated[Path, typer.Argument(help="NetCDF results file of a sweep (msrc solve on a scenario with a sweep section).", show_default=False)],
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Folder for report.md and the CSV tables (default: next to the results file).")] = None,
+) -> None:
+    """Write Tables II, III and IV (mean +- 95 % CI beside the paper's) as Markdown and CSV."""
+    from .netcdf import read_netcdf
+    from .report import write_report
+
+    if not results_file.exists():
+        _fail([Issue(str(results_file), "", "no such file")])
+    try:
+        _, results, _ = read_netcdf(results_file)
+    except (OSError, ValueError, KeyError) as exc:
+        _fail([Issue(str(results_file), "", f"not an msrc NetCDF file: {exc}")])
+    if results is None or "trial" not in results.dims or "survival_time_mean" not in results:
+        _fail([Issue(str(results_file), "/results", "holds no sweep with statistics (run msrc solve on a scenario with a sweep section)")])
+    folder = output if output is not None else results_file.parent / f"{results_file.stem}-report"
+    if folder.exists() and not folder.is_dir():
+        _fail([Issue(str(folder), "--output", "is a file, not a folder")])
+    try:
+        written = write_report(results, folder, source=results_file.name)
     except OSError as exc:
         _fail([Issue(str(folder), "--output", f"cannot write: {exc.strerror or exc}")])
     for path in written:

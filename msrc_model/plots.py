@@ -125,3 +125,71 @@ def write_plots(results: xr.Dataset, inputs: xr.Dataset | None, folder: Path, at
     if inputs is not None:
         written.append(plot_site_map(results, inputs, folder / "map.png", at_h))
     return written
+
+
+# ---------------------------------------------------------------- sweeps (Monte Carlo results)
+
+def plot_sweep_battery_energy(results: xr.Dataset, path: Path) -> Path:
+    """Fig. 2 over trials: site-averaged battery energy, mean and 95 % confidence band, one panel per load."""
+    plt = _pyplot()
+    loads = [str(v) for v in results["load"].values] if "load" in results.dims else [None]
+    fig, axes = plt.subplots(1, len(loads), figsize=(5.0 * len(loads), 4.2), squeeze=False, sharey=True)
+    hours = results.time.values / 3600.0
+    for ax, load in zip(axes[0], loads):
+        part = results.sel(load=load) if load is not None else results
+        for i, strategy in enumerate(part.strategy.values):
+            mean = part.battery_energy_average_mean.sel(strategy=strategy).values
+            half = part.battery_energy_average_ci95.sel(strategy=strategy).values
+            survival = float(part.survival_time_mean.sel(strategy=strategy))
+            ax.plot(hours, mean, color=f"C{i}", linewidth=2.0, label=f"{strategy} (T_surv {survival:.2f} h)")
+            ax.fill_between(hours, mean - half, mean + half, color=f"C{i}", alpha=0.25, linewidth=0)
+        ax.set_title(f"load {load}" if load is not None else "all points")
+        ax.set_xlabel("time since the outage start (h)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    axes[0, 0].set_ylabel("battery energy, site average (kWh)")
+    trials = int(results.sizes["trial"])
+    fig.suptitle(f"Battery energy over the outage: mean of {trials} trials and 95 % confidence band (Fig. 2)")
+    fig.tight_layout()
+    _save(fig, path, 120)
+    plt.close(fig)
+    return path
+
+
+def plot_survival_bars(results: xr.Dataset, path: Path) -> Path:
+    """Table II as bars: mean T_surv with 95 % confidence intervals per load and strategy, the paper's values as markers."""
+    from .report import PAPER_TABLE2
+
+    plt = _pyplot()
+    loads = [str(v) for v in results["load"].values] if "load" in results.dims else [None]
+    strategies = [str(s) for s in results.strategy.values]
+    width = 0.8 / len(strategies)
+    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    positions = np.arange(len(loads))
+    for i, strategy in enumerate(strategies):
+        x = positions - 0.4 + width * (i + 0.5)
+        sel = [results.sel(strategy=strategy, **({"load": load} if load is not None else {})) for load in loads]
+        mean = np.array([float(s.survival_time_mean) for s in sel])
+        half = np.array([float(s.survival_time_ci95) for s in sel])
+        ax.bar(x, mean, width, yerr=half, capsize=3, color=f"C{i}", label=strategy)
+        paper = np.array([PAPER_TABLE2.get(load or "", {}).get(strategy, np.nan) for load in loads], dtype=float)
+        ax.scatter(x, paper, marker="_", s=400, color="black", zorder=3, label="paper (Table II)" if i == 0 else None)
+    ax.set_xticks(positions, [load or "all" for load in loads])
+    ax.set_xlabel("traffic load")
+    ax.set_ylabel("T_surv (h)")
+    ax.set_title(f"Network survival time, mean and 95 % CI of {int(results.sizes['trial'])} trials")
+    ax.legend()
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    _save(fig, path, 120)
+    plt.close(fig)
+    return path
+
+
+def write_sweep_plots(results: xr.Dataset, folder: Path) -> list[Path]:
+    """Figures of a sweep: Fig. 2 with confidence bands and the Table II bar chart."""
+    folder.mkdir(parents=True, exist_ok=True)
+    return [
+        plot_sweep_battery_energy(results, folder / "fig2_battery_energy.png"),
+        plot_survival_bars(results, folder / "table2_survival.png"),
+    ]

@@ -1,0 +1,339 @@
+"""Monte Carlo sweeps: many independent outage realisations, run on Dask.
+
+A scenario's ``sweep`` section declares the trials and the swept keys; every
+combination of a swept value and a trial index is one *point*: one
+realisation (:func:`msrc_model.inputs.build_inputs` with that trial index)
+on which every strategy of ``run.strategies`` is simulated. Points are
+independent, so they run in parallel on a Dask cluster: by default a local
+cluster of ``sweep.workers`` processes, or any running ``dask.distributed``
+scheduler given by address.
+
+**Resuming.** Each finished point is written at once to its own file in
+``<output>.points/`` (atomically, by the process that submitted the sweep,
+so remote workers need no shared disk). A point file's name carries a hash
+of the point's complete scenario and trial index, so a changed scenario
+never reuses stale points. Running the same command again reads the points
+already on disk and runs only the missing ones: the final file is the same,
+byte for byte, as that of an uninterrupted run, because a point's results do
+not depend on when, where or in which order it ran (the solvers stop at work
+limits, not clock limits, and run single-threaded).
+
+**Failures.** A point that raises is recorded in ``point_error`` with its
+error message, its metrics are NaN, and the sweep goes on. Failed points are
+not cached, so the next run tries them again.
+
+**Statistics.** For every metric: the mean over trials and the half-width of
+its 95 % confidence interval (Student t with n - 1 degrees of freedom, n the
+trials with a value), as ``<metric>_mean`` and ``<metric>_ci95``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import itertools
+import json
+import os
+import tempfile
+import time as _time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import numpy as np
+import xarray as xr
+
+from .loader import LoadedScenario, load_scenario, scenario_to_yaml
+from .scenario import Scenario
+
+# per-point metrics kept in a sweep: (variable, dims besides strategy)
+POINT_METRICS = (
+    "survival_time",
+    "survival_censored",
+    "all_dark_time",
+    "critical_service_time",
+    "service_continuity",
+    "ev_utilisation",
+    "ev_energy_taken",
+    "handovers_per_user",
+    "mode_switches_per_site",
+    "v2g_cost",
+    "solver_fallbacks",
+    "served_share_table3",
+    "table3_time",
+)
+# per-point series kept, averaged over sites: (new name, source, long name)
+POINT_SERIES = (
+    ("battery_energy_average", "battery_energy", "battery energy averaged over the sites (Fig. 2)"),
+)
+
+
+@dataclass(frozen=True)
+class Point:
+    """One point of a sweep: a value of every swept key and a trial index."""
+
+    index: tuple[int, ...]  # position along each sweep dimension, then the trial
+    coords: dict[str, Any]  # dimension -> coordinate label, and trial
+    scenario_yaml: str
+    trial: int
+
+    @property
+    def key(self) -> str:
+        """Content hash: the point's complete scenario, trial and the msrc version."""
+        from .inputs import msrc_version
+
+        text = json.dumps([self.scenario_yaml, self.trial, msrc_version()])
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    @property
+    def file_name(self) -> str:
+        label = "_".join(f"{dim}={_safe(value)}" for dim, value in self.coords.items())
+        return f"{label}_{self.key}.nc"
+
+    @property
+    def label(self) -> str:
+        return ", ".join(f"{dim} {value}" for dim, value in self.coords.items())
+
+
+def _safe(value: Any) -> str:
+    return "".join(c if c.isalnum() or c in "-." else "-" for c in str(value))
+
+
+def sweep_dims(scenario: Scenario) -> dict[str, list[Any]]:
+    """Sweep dimensions and their coordinates, in order, ending with ``trial``."""
+    dims = {
+        name: list(dim.labels) if dim.labels is not None else list(dim.values)
+        for name, dim in scenario.sweep.dimensions.items()
+    }
+    dims["trial"] = list(range(scenario.sweep.trials))
+    return dims
+
+
+def sweep_points(loaded: LoadedScenario) -> list[Point]:
+    """Every point of the scenario's sweep; each combination's scenario is validated here, before anything runs.
+
+    Raises
+    ------
+    ScenarioError
+        When a swept value makes the scenario invalid, naming the key and value.
+    """
+    scenario = loaded.scenario
+    dims = scenario.sweep.dimensions
+    points = []
+    for combo in itertools.product(*[range(len(d.values)) for d in dims.values()]):
+        overrides = [f"{d.key}={json.dumps(d.values[i])}" for d, i in zip(dims.values(), combo)]
+        if overrides:
+            point_scenario = load_scenario(loaded.source, (*loaded.overrides, *overrides), loaded.variant).scenario
+        else:
+            point_scenario = scenario
+        text = scenario_to_yaml(point_scenario.model_copy(update={"sweep": type(scenario.sweep)()}))
+        labels = {name: (d.labels or d.values)[i] for (name, d), i in zip(dims.items(), combo)}
+        for trial in range(scenario.sweep.trials):
+            points.append(Point((*combo, trial), {**labels, "trial": trial}, text, trial))
+    return points
+
+
+def run_point(scenario_yaml: str, trial: int) -> xr.Dataset:
+    """Simulate every strategy on one realisation; the point's metrics (runs on a worker).
+
+    The returned Dataset holds only what is reproducible (no wall times)
+    besides the ``point_wall_time`` attribute.
+    """
+    import logging
+
+    from .inputs import build_inputs
+    from .loader import scenario_from_yaml
+    from .outage import run_outage
+
+    logging.getLogger("linopy").setLevel(logging.ERROR)
+    started = _time.perf_counter()
+    scenario = scenario_from_yaml(scenario_yaml)
+    inputs = build_inputs(scenario, trial=trial)
+    results = run_outage(scenario, inputs)
+    point = results[[m for m in POINT_METRICS if m in results]]
+    for name, source, long_name in POINT_SERIES:
+        point[name] = results[source].mean("site").assign_attrs(units=results[source].attrs.get("units", ""), long_name=long_name)
+    point = point.drop_vars([c for c in point.coords if c not in ("strategy", "class", "time")])
+    point.attrs = {"point_wall_time_s": float(_time.perf_counter() - started), "trial": int(trial)}
+    return point
+
+
+def _write_atomic(dataset: xr.Dataset, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        dataset.to_netcdf(temp, engine="netcdf4")
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+def points_folder(output: Path) -> Path:
+    """Where the finished points of the sweep writing ``output`` are kept."""
+    return output.with_name(output.name + ".points")
+
+
+@dataclass
+class SweepRun:
+    """What a sweep did: the combined results and how the points went."""
+
+    results: xr.Dataset
+    reused: int
+    ran: int
+    failed: int
+    wall_time_s: float
+    point_wall_times_s: list[float]
+
+
+@contextlib.contextmanager
+def dask_client(scheduler: str | None, workers: int) -> Iterator[Any]:
+    """A Dask client: of the scheduler at ``scheduler``, or of a local cluster of ``workers`` processes."""
+    from dask.distributed import Client, LocalCluster
+
+    if scheduler is None:
+        with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:
+            with Client(cluster) as client:
+                yield client
+    else:
+        with Client(scheduler, timeout="30s") as client:
+            yield client
+
+
+def execute(points: list[Point], client: Any, function: Callable) -> Iterator[tuple[Point, Any, str]]:
+    """Run ``function(scenario_yaml, trial)`` for each point on Dask; yield (point, result, error) as they finish."""
+    from dask.distributed import as_completed
+
+    futures = {}
+    for point in points:
+        future = client.submit(function, point.scenario_yaml, point.trial, key=f"msrc-point-{point.key}", pure=False)
+        futures[future] = point
+    for future in as_completed(futures):
+        point = futures.pop(future)
+        if future.status == "finished":
+            yield point, future.result(), ""
+        else:
+            error = future.exception()
+            yield point, None, "".join(traceback.format_exception_only(type(error), error)).strip()
+        future.release()
+
+
+def run_sweep(
+    loaded: LoadedScenario,
+    output: Path,
+    *,
+    scheduler: str | None = None,
+    workers: int | None = None,
+    progress: Callable[[int, int, Point, str], None] | None = None,
+    function: Callable[[str, int], xr.Dataset] = run_point,
+) -> SweepRun:
+    """Run (or resume) the scenario's sweep; the combined results, with statistics.
+
+    Parameters
+    ----------
+    loaded:
+        The scenario, as read by :func:`msrc_model.loader.load_scenario`.
+    output:
+        The final results file; finished points go to ``<output>.points/``.
+    scheduler:
+        Address of a running Dask scheduler (``tcp://host:8786``); empty: a
+        local cluster of ``workers`` processes (default ``sweep.workers``).
+    progress:
+        ``progress(done, total, point, error)`` after each point.
+    function:
+        What runs one point (tests replace it to simulate failures).
+    """
+    started = _time.perf_counter()
+    scenario = loaded.scenario
+    points = sweep_points(loaded)
+    folder = points_folder(output)
+    finished: dict[tuple[int, ...], xr.Dataset] = {}
+    errors: dict[tuple[int, ...], str] = {}
+    for point in points:
+        path = folder / point.file_name
+        if path.exists():
+            finished[point.index] = xr.load_dataset(path)
+    reused = len(finished)
+    todo = [p for p in points if p.index not in finished]
+    wall_times = [float(ds.attrs.get("point_wall_time_s", np.nan)) for ds in finished.values()]
+    if progress is not None and reused:
+        progress(reused, len(points), points[0], "")
+    if todo:
+        with dask_client(scheduler, workers or scenario.sweep.workers) as client:
+            for point, result, error in execute(todo, client, function):
+                if error:
+                    errors[point.index] = error
+                else:
+                    _write_atomic(result, folder / point.file_name)
+                    finished[point.index] = result
+                    wall_times.append(float(result.attrs.get("point_wall_time_s", np.nan)))
+                if progress is not None:
+                    progress(len(finished) + len(errors), len(points), point, error)
+    results = combine_points(scenario, points, finished, errors)
+    return SweepRun(results, reused, len(todo) - len(errors), len(errors), _time.perf_counter() - started, wall_times)
+
+
+def combine_points(
+    scenario: Scenario, points: list[Point], finished: dict[tuple[int, ...], xr.Dataset], errors: dict[tuple[int, ...], str]
+) -> xr.Dataset:
+    """One Dataset with the sweep dimensions (then ``trial``) in front of each point's variables, and the statistics."""
+    dims = sweep_dims(scenario)
+    shape = tuple(len(v) for v in dims.values())
+    template = next(iter(finished.values()), None)
+    combined = xr.Dataset(coords={name: (name, np.asarray(values)) for name, values in dims.items()})
+    for name, dim in scenario.sweep.dimensions.items():
+        combined[name].attrs.update({"long_name": f"swept scenario key {dim.key}"})
+        if dim.labels is not None:
+            combined = combined.assign_coords({f"{name}_value": (name, np.asarray(dim.values))})
+            combined[f"{name}_value"].attrs["long_name"] = f"value of {dim.key} (unit of the key, docs/scenario.md)"
+    combined["trial"].attrs.update({"long_name": "Monte Carlo trial index (with the seed, fixes every random draw)"})
+    error_text = np.full(shape, "", dtype=object)
+    for index, message in errors.items():
+        error_text[index] = message
+    combined["point_error"] = (tuple(dims), error_text, {"long_name": "error of a point that failed (empty: it ran)"})
+    if template is not None:
+        combined = combined.assign_coords({c: template[c] for c in template.coords})
+        for name, variable in template.data_vars.items():
+            dtype = float if variable.dtype != bool else float
+            values = np.full(shape + variable.shape, np.nan, dtype=dtype)
+            for index, ds in finished.items():
+                values[index] = ds[name].values
+            combined[name] = ((*dims, *variable.dims), values, dict(variable.attrs))
+        combined = add_statistics(combined)
+    combined.attrs.update(
+        {
+            "title": f"msrc Monte Carlo sweep: {scenario.name}",
+            "points": len(points),
+            "points_failed": len(errors),
+            "trials": scenario.sweep.trials,
+            "max_duration_h": scenario.controller.max_duration_h,
+            "sweep_dimensions": " ".join(dims),
+        }
+    )
+    return combined
+
+
+def add_statistics(results: xr.Dataset, dim: str = "trial", level: float = 0.95) -> xr.Dataset:
+    """``<metric>_mean`` and ``<metric>_ci95`` (Student-t half-width) over ``dim`` for every numeric metric."""
+    from scipy import stats
+
+    out = results.copy()
+    for name, variable in results.data_vars.items():
+        if dim not in variable.dims or variable.dtype.kind not in "fiub":
+            continue
+        values = variable.astype(float)
+        count = values.notnull().sum(dim)
+        mean = values.mean(dim, skipna=True)
+        std = values.std(dim, ddof=1, skipna=True)
+        t = xr.apply_ufunc(lambda n: stats.t.ppf(0.5 + level / 2, np.maximum(n - 1, 1)), count)
+        half = (t * std / np.sqrt(count)).where(count > 1)
+        units = variable.attrs.get("units", "")
+        long_name = variable.attrs.get("long_name", name)
+        out[f"{name}_mean"] = mean.assign_attrs(units=units, long_name=f"mean over trials of: {long_name}")
+        out[f"{name}_ci95"] = half.assign_attrs(
+            units=units, long_name=f"half-width of the {level:.0%} confidence interval (Student t) of the mean of: {long_name}"
+        )
+        out[f"{name}_count"] = count.astype("int32").assign_attrs(units="1", long_name=f"trials with a value of: {long_name}")
+    return out

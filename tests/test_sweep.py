@@ -1,0 +1,245 @@
+"""Monte Carlo sweeps: points, Dask execution (embedded and --scheduler), resume, failures, statistics, report, calibration."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+from conftest import REPO, run_msrc
+from scipy import stats
+
+from msrc_model.errors import ScenarioError
+from msrc_model.loader import load_scenario
+from msrc_model.netcdf import read_netcdf
+from msrc_model.sweep import add_statistics, points_folder, run_point, run_sweep, sweep_points
+
+# 7 sites, 100 users, 30 min: a point takes a few seconds
+SWEEP_YAML = f"""\
+extends: {REPO / 'models' / 'small.yaml'}
+name: test-sweep
+controller:
+  max_duration_h: 0.5
+solver:
+  threads: 1
+sweep:
+  trials: 2
+  workers: 2
+  dimensions:
+    load:
+      key: traffic.load
+      values: [0.5, 1.8]
+      labels: [light, heavy]
+"""
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def sweep_file(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("sweep")
+    scenario = folder / "sweep.yaml"
+    scenario.write_text(SWEEP_YAML)
+    return scenario
+
+
+@pytest.fixture(scope="module")
+def embedded(sweep_file) -> Path:
+    """The sweep run uninterrupted on the embedded local cluster."""
+    out = sweep_file.parent / "embedded.nc"
+    done = run_msrc("solve", str(sweep_file), "-o", str(out))
+    assert done.returncode == 0, done.stderr
+    assert "4 points run, 0 reused" in done.stdout
+    return out
+
+
+def test_points_cover_every_combination_and_validate_values(sweep_file, tmp_path):
+    points = sweep_points(load_scenario(sweep_file))
+    assert [p.coords for p in points] == [
+        {"load": "light", "trial": 0}, {"load": "light", "trial": 1}, {"load": "heavy", "trial": 0}, {"load": "heavy", "trial": 1},
+    ]
+    assert "load: 0.5" in points[0].scenario_yaml and "load: 1.8" in points[2].scenario_yaml
+    assert len({p.key for p in points}) == 4  # trial and scenario both enter the point's identity
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(SWEEP_YAML.replace("key: traffic.load", "key: battery.soc_initial").replace("[0.5, 1.8]", "[0.5, 1.8]"))
+    with pytest.raises(ScenarioError, match=r"battery.soc_initial"):
+        sweep_points(load_scenario(bad))
+    typo = tmp_path / "typo.yaml"
+    typo.write_text(SWEEP_YAML.replace("key: traffic.load", "key: traffic.laod"))
+    with pytest.raises(ScenarioError, match=r"traffic.laod"):
+        sweep_points(load_scenario(typo))
+
+
+def test_sweep_results_have_sweep_dimensions_and_statistics(embedded):
+    _, results, attrs = read_netcdf(embedded)
+    assert results.survival_time.dims == ("load", "trial", "strategy")
+    assert list(results["load"].values) == ["light", "heavy"]
+    assert list(results["load_value"].values) == [0.5, 1.8]
+    assert results.served_share_table3.dims == ("load", "trial", "strategy", "class")
+    assert results.battery_energy_average.dims[:3] == ("load", "trial", "strategy")
+    assert (results.point_error == "").all()
+    values = results.service_continuity.sel(load="heavy", strategy="msrc").values
+    mean = values.mean()
+    half = stats.t.ppf(0.975, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values))
+    assert float(results.service_continuity_mean.sel(load="heavy", strategy="msrc")) == pytest.approx(mean)
+    assert float(results.service_continuity_ci95.sel(load="heavy", strategy="msrc")) == pytest.approx(half)
+    assert results.survival_time_mean.attrs["units"] == "h"
+    assert "load" in attrs["scenario_yaml"]
+
+
+def test_statistics_skip_missing_trials():
+    values = np.array([[1.0, 2.0, 4.0, np.nan], [3.0, np.nan, np.nan, np.nan]])
+    ds = xr.Dataset({"metric": (("load", "trial"), values, {"units": "h"})})
+    out = add_statistics(ds)
+    assert out.metric_count.values.tolist() == [3, 1]
+    assert out.metric_mean.values[0] == pytest.approx(7 / 3)
+    assert out.metric_ci95.values[0] == pytest.approx(stats.t.ppf(0.975, 2) * np.std([1, 2, 4], ddof=1) / np.sqrt(3))
+    assert np.isnan(out.metric_ci95.values[1])  # one trial: no interval
+
+
+def test_scheduler_option_runs_on_a_distributed_cluster_with_the_same_result(sweep_file, embedded, tmp_path):
+    from dask.distributed import LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=":0") as cluster:
+        out = tmp_path / "remote.nc"
+        done = run_msrc("solve", str(sweep_file), "-o", str(out), "--scheduler", cluster.scheduler_address)
+        assert done.returncode == 0, done.stderr
+        assert f"scheduler {cluster.scheduler_address}" in done.stdout
+    assert digest(out) == digest(embedded)
+
+
+def test_a_killed_sweep_resumes_to_the_same_file(sweep_file, embedded, tmp_path):
+    out = tmp_path / "killed.nc"
+    executable = Path(sys.executable).with_name("msrc")
+    command = [str(executable)] if executable.exists() else [sys.executable, "-m", "msrc_model.cli"]
+    process = subprocess.Popen(
+        [*command, "solve", str(sweep_file), "-o", str(out), "--workers", "1"],
+        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )
+    folder = points_folder(out)
+    deadline = time.monotonic() + 120
+    try:
+        while time.monotonic() < deadline and process.poll() is None:
+            if folder.exists() and any(folder.glob("*.nc")):
+                break
+            time.sleep(0.2)
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)  # the sweep and its worker processes, mid-run
+        process.wait()
+    kept = sorted(folder.glob("*.nc"))
+    assert 1 <= len(kept) < 4, "the sweep was to be killed after its first point"
+    assert not out.exists()
+    assert not list(folder.glob(".*"))  # no partial point file
+    done = run_msrc("solve", str(sweep_file), "-o", str(out))
+    assert done.returncode == 0, done.stderr
+    assert f"{4 - len(kept)} points run, {len(kept)} reused from disk, 0 failed" in done.stdout
+    assert digest(out) == digest(embedded)
+
+
+def failing_on_trial_one(scenario_yaml: str, trial: int) -> xr.Dataset:
+    if trial == 1:
+        raise RuntimeError("simulated worker failure")
+    return run_point(scenario_yaml, trial)
+
+
+def test_a_failed_point_is_recorded_and_retried_on_the_next_run(sweep_file, embedded, tmp_path):
+    from dask.distributed import LocalCluster
+
+    out = tmp_path / "failed.nc"
+    loaded = load_scenario(sweep_file)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0") as cluster:
+        run = run_sweep(loaded, out, scheduler=cluster.scheduler_address, function=failing_on_trial_one)
+    assert (run.ran, run.failed, run.reused) == (2, 2, 0)
+    errors = run.results.point_error
+    assert "simulated worker failure" in str(errors.sel(load="light", trial=1).values)
+    assert str(errors.sel(load="heavy", trial=0).values) == ""
+    assert np.isnan(run.results.survival_time.sel(trial=1)).all()
+    assert not np.isnan(run.results.survival_time.sel(trial=0)).any()
+    assert (run.results.survival_time_count == 1).all()
+    done = run_msrc("solve", str(sweep_file), "-o", str(out))
+    assert done.returncode == 0, done.stderr
+    assert "2 points run, 2 reused from disk, 0 failed" in done.stdout
+    assert digest(out) == digest(embedded)
+
+
+def test_solve_rejects_trial_with_a_sweep_and_scheduler_without(sweep_file, tmp_path):
+    done = run_msrc("solve", str(sweep_file), "-o", str(tmp_path / "x.nc"), "--trial", "1")
+    assert done.returncode == 2 and "--trial" in done.stderr
+    done = run_msrc("solve", str(REPO / "models" / "small.yaml"), "-o", str(tmp_path / "y.nc"), "--scheduler", "tcp://127.0.0.1:1")
+    assert done.returncode == 2 and "only for a scenario with a sweep section" in done.stderr
+    assert not (tmp_path / "x.nc").exists() and not (tmp_path / "y.nc").exists()
+
+
+def test_unreachable_scheduler_is_reported(sweep_file, tmp_path):
+    out = tmp_path / "z.nc"
+    done = run_msrc("solve", str(sweep_file), "-o", str(out), "--scheduler", "tcp://127.0.0.1:9")
+    assert done.returncode != 0
+    assert "tcp://127.0.0.1:9" in done.stderr
+    assert not out.exists()
+
+
+def test_report_writes_tables_beside_the_paper(embedded, tmp_path):
+    done = run_msrc("report", str(embedded), "-o", str(tmp_path / "report"))
+    assert done.returncode == 0, done.stderr
+    text = (tmp_path / "report" / "report.md").read_text()
+    for heading in ("Table II", "Table III", "Table IV", "Avg. Gain", "| Light |", "| Heavy |", "(paper 3.20;"):
+        assert heading in text
+    _, results, _ = read_netcdf(embedded)
+    with open(tmp_path / "report" / "table2.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 2 * 3
+    row = next(r for r in rows if r["row"] == "heavy" and r["strategy"] == "msrc")
+    assert float(row["mean"]) == pytest.approx(float(results.survival_time_mean.sel(load="heavy", strategy="msrc")), rel=1e-5)
+    assert float(row["paper"]) == 3.7
+    assert float(row["relative_difference"]) == pytest.approx(float(row["mean"]) / 3.7 - 1, rel=1e-4)
+    with open(tmp_path / "report" / "table3.csv") as handle:
+        assert {r["row"] for r in csv.DictReader(handle)} == {"emergency", "voice", "essential", "best_effort"}
+
+
+def test_report_and_plot_of_files_without_a_sweep_fail_cleanly(tmp_path):
+    done = run_msrc("report", str(tmp_path / "missing.nc"))
+    assert done.returncode == 2 and "no such file" in done.stderr
+    single = tmp_path / "single.nc"
+    assert run_msrc("solve", str(REPO / "models" / "small.yaml"), "-o", str(single), "--set", "controller.max_duration_h=0.1").returncode == 0
+    done = run_msrc("report", str(single))
+    assert done.returncode == 2 and "holds no sweep" in done.stderr
+    assert not (tmp_path / "single-report").exists()
+
+
+def test_plot_of_a_sweep_draws_fig2_with_bands_and_table2_bars(embedded, tmp_path):
+    done = run_msrc("plot", str(embedded), "-o", str(tmp_path / "plots"))
+    assert done.returncode == 0, done.stderr
+    for name in ("fig2_battery_energy.png", "table2_survival.png"):
+        assert (tmp_path / "plots" / name).stat().st_size > 10_000
+
+
+def test_calibration_fits_the_scale_on_one_cell(tmp_path):
+    # short batteries so that independent sites go dark within the run
+    scenario = tmp_path / "calibrate.yaml"
+    scenario.write_text(
+        SWEEP_YAML.replace("max_duration_h: 0.5", "max_duration_h: 2")
+        + "battery:\n  soc_initial: 0.35\nrun:\n  strategies: [independent]\n"
+    )
+    done = run_msrc("calibrate", str(scenario), "--cell", "load=heavy", "--target-h", "0.6")
+    assert done.returncode == 0, done.stdout + done.stderr
+    scale = float(done.stdout.split("power.scale = ")[1].split()[0])
+    assert scale != 1.0
+    # the printed scale reproduces the target on that cell
+    loaded = load_scenario(scenario, ["traffic.load=1.8", f"power.scale={scale}"])
+    from msrc_model.inputs import build_inputs
+    from msrc_model.outage import run_outage
+
+    survival = [float(run_outage(loaded.scenario, build_inputs(loaded.scenario, trial=k)).survival_time[0]) for k in range(2)]
+    assert np.mean(survival) == pytest.approx(0.6, abs=0.01)
+    done = run_msrc("calibrate", str(scenario), "--cell", "load=medium")
+    assert done.returncode == 2 and "not a coordinate" in done.stderr
