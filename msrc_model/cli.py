@@ -96,18 +96,9 @@ def schema(
 def inputs(
     scenario: ScenarioFile,
     output: Annotated[Path, typer.Option("--output", "-o", help="NetCDF file to write (group /inputs).")],
-    trial: Annotated[
-        Optional[int], typer.Option("--trial", "-t", min=0, help="Monte Carlo trial index of a single run (default 0; not with a sweep).")
-    ] = None,
+    trial: Annotated[int, typer.Option("--trial", "-t", min=0, help="Monte Carlo trial index.")] = 0,
     set_: SetOption = None,
     variant: VariantOption = None,
-    scheduler: Annotated[
-        Optional[str],
-        typer.Option("--scheduler", help="Sweep only: address of a running Dask scheduler (tcp://host:8786) that runs the points; default: local worker processes."),
-    ] = None,
-    workers: Annotated[
-        Optional[int], typer.Option("--workers", "-w", min=1, help="Sweep only: local worker processes (default: sweep.workers).")
-    ] = None,
 ) -> None:
     """Build the inputs Dataset of a scenario and write it to NetCDF."""
     from .inputs import build_inputs
