@@ -65,11 +65,19 @@ def write_netcdf(
     os.close(handle)
     try:
         tree.to_netcdf(temporary, engine="netcdf4", mode="w")
-        os.replace(temporary, path)
+        publish(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
     return path
+
+
+def publish(temporary: str | Path, path: str | Path) -> None:
+    """Rename a finished temporary file onto ``path`` with the usual permissions (the umask's, not mkstemp's 0600)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(temporary, 0o666 & ~mask)
+    os.replace(temporary, path)
 
 
 def read_netcdf(path: str | Path) -> tuple[xr.Dataset | None, xr.Dataset | None, dict[str, str]]:

@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from .netcdf import publish
+
 # The paper's numbers (Tables II-IV). Strategies in the paper's column order.
 STRATEGY_HEADINGS = {"independent": "Indep.", "static": "Static LB", "msrc": "MSRC"}
 PAPER_TABLE2 = {  # T_surv (h) by load
@@ -246,7 +248,7 @@ def _write_text(path: Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
-        os.replace(temporary, path)
+        publish(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise

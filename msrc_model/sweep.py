@@ -45,6 +45,7 @@ import numpy as np
 import xarray as xr
 
 from .loader import LoadedScenario, load_scenario, scenario_to_yaml
+from .netcdf import publish
 from .scenario import Scenario
 
 # per-point metrics kept in a sweep: (variable, dims besides strategy)
@@ -156,6 +157,14 @@ def run_point(scenario_yaml: str, trial: int) -> xr.Dataset:
         point[name] = results[source].mean("site").assign_attrs(units=results[source].attrs.get("units", ""), long_name=long_name)
     point = point.drop_vars([c for c in point.coords if c not in ("strategy", "class", "time")])
     point.attrs = {"point_wall_time_s": float(_time.perf_counter() - started), "trial": int(trial)}
+    # where the time went (kept in the point file only: wall times are not reproducible)
+    for strategy in results.strategy.values:
+        point.attrs[f"run_time_{strategy}_s"] = float(results.run_time.sel(strategy=strategy))
+    for name in ("stage1_solve_time", "stage2_solve_time", "stage2_build_time", "dispatch_solve_time"):
+        if name in results:
+            values = results[name].values
+            point.attrs[f"{name}_total_s"] = float(np.nansum(values))
+            point.attrs[f"{name}_calls"] = int(np.isfinite(values).sum())
     return point
 
 
@@ -165,7 +174,7 @@ def _write_atomic(dataset: xr.Dataset, path: Path) -> None:
     os.close(fd)
     try:
         dataset.to_netcdf(temp, engine="netcdf4")
-        os.replace(temp, path)
+        publish(temp, path)
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise

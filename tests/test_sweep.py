@@ -95,6 +95,10 @@ def test_sweep_results_have_sweep_dimensions_and_statistics(embedded):
     assert float(results.service_continuity_ci95.sel(load="heavy", strategy="msrc")) == pytest.approx(half)
     assert results.survival_time_mean.attrs["units"] == "h"
     assert "load" in attrs["scenario_yaml"]
+    mask = os.umask(0)
+    os.umask(mask)
+    for path in [embedded, *points_folder(embedded).glob("*.nc")]:
+        assert path.stat().st_mode & 0o777 == 0o666 & ~mask  # not the temporary file's 0600
 
 
 def test_statistics_skip_missing_trials():

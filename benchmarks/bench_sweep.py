@@ -1,0 +1,82 @@
+"""Benchmark: the paper's Monte Carlo study (``models/paper.yaml``), wall time and where it goes.
+
+Run from the repository root::
+
+    python benchmarks/bench_sweep.py                     # read results/paper.nc.points of a finished run
+    python benchmarks/bench_sweep.py --run --trials 2    # time a fresh sweep of 3 loads x 2 trials
+
+The full study is ``msrc solve models/paper.yaml`` (150 points on 2 local worker
+processes; target: under 30 minutes on 2 cores). Its wall time is printed by the
+command itself; this script reports, from the point files, the per-point wall
+time by load and, where the point files record it, the split between the
+strategies and the controller's solver calls.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def describe_points(folder: Path) -> None:
+    files = sorted(folder.glob("*.nc"))
+    if not files:
+        sys.exit(f"no point files in {folder}")
+    by_load: dict[str, list[dict]] = defaultdict(list)
+    for path in files:
+        attrs = dict(xr.load_dataset(path).attrs)
+        by_load[path.name.split("_trial=")[0]].append(attrs)
+    total = 0.0
+    for load, points in by_load.items():
+        wall = np.array([p["point_wall_time_s"] for p in points])
+        total += wall.sum()
+        line = f"{load:14} {len(points):3} points, per point median {np.median(wall):.1f} s, max {wall.max():.1f} s"
+        if "run_time_msrc_s" in points[0]:
+            for key in ("run_time_independent_s", "run_time_static_s", "run_time_msrc_s",
+                        "stage1_solve_time_total_s", "stage2_build_time_total_s", "stage2_solve_time_total_s"):
+                values = np.array([p.get(key, np.nan) for p in points])
+                line += f"; {key.removesuffix('_s')} median {np.nanmedian(values):.1f} s"
+        print(line)
+    print(f"all {len(files)} points: {total:.0f} s of worker time ({total / 2 / 60:.1f} min on 2 workers)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--run", action="store_true", help="run a fresh sweep of models/paper.yaml in a temporary folder")
+    parser.add_argument("--trials", type=int, default=2, help="trials per load for --run (the study has 50)")
+    parser.add_argument("--points", type=Path, default=REPO / "results" / "paper.nc.points", help="point folder to describe")
+    args = parser.parse_args()
+    if not args.run:
+        describe_points(args.points)
+        return
+    executable = Path(sys.executable).with_name("msrc")
+    command = [str(executable)] if executable.exists() else [sys.executable, "-m", "msrc_model.cli"]
+    with tempfile.TemporaryDirectory() as folder:
+        out = Path(folder) / "paper.nc"
+        started = time.perf_counter()
+        done = subprocess.run(
+            [*command, "solve", str(REPO / "models" / "paper.yaml"), "-o", str(out), "--set", f"sweep.trials={args.trials}"],
+            capture_output=True, text=True,
+        )
+        wall = time.perf_counter() - started
+        if done.returncode != 0:
+            sys.exit(f"msrc solve failed ({done.returncode}):\n{done.stderr}")
+        points = 3 * args.trials
+        print(done.stdout)
+        print(f"{points} points in {wall:.0f} s: {wall / points:.1f} s per point on 2 workers; "
+              f"150 points would take about {150 * wall / points / 60:.0f} min (target < 30 min)")
+        describe_points(Path(folder) / "paper.nc.points")
+
+
+if __name__ == "__main__":
+    main()
