@@ -404,8 +404,13 @@ ResultsFile = Annotated[Path, typer.Argument(help="NetCDF results file written b
 
 @app.command()
 def show(results_file: ResultsFile) -> None:
-    """Print the side-by-side summary of an outage simulation from its results file."""
+    """Print the side-by-side summary of an outage simulation (or of a sweep: means +- 95 % CI) from its results file."""
     _, results = _read_results(results_file)
+    if "trial" in results.dims:
+        if "survival_time_mean" not in results:
+            _fail([Issue(str(results_file), "/results", "no point of the sweep finished: nothing to show")])
+        _print_sweep_summary(results)
+        return
     _print_summary(results)
 
 

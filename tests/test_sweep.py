@@ -220,6 +220,14 @@ def test_report_and_plot_of_files_without_a_sweep_fail_cleanly(tmp_path):
     assert not (tmp_path / "single-report").exists()
 
 
+def test_show_of_a_sweep_prints_means_and_intervals(embedded):
+    done = run_msrc("show", str(embedded))
+    assert done.returncode == 0, done.stderr
+    _, results, _ = read_netcdf(embedded)
+    mean = float(results.survival_time_mean.sel(load="heavy", strategy="msrc"))
+    assert "load=heavy" in done.stdout and f"T_surv {mean:.2f} +-" in done.stdout
+
+
 def test_plot_of_a_sweep_draws_fig2_with_bands_and_table2_bars(embedded, tmp_path):
     done = run_msrc("plot", str(embedded), "-o", str(tmp_path / "plots"))
     assert done.returncode == 0, done.stderr
