@@ -22,6 +22,7 @@ Run from the repository root::
 from __future__ import annotations
 
 import argparse
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -60,6 +61,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--ratio", action="store_true", help="also compare the online controller with the plan (about 2 min more)")
     parser.add_argument("--skip-solve", action="store_true", help="only the ratio")
+    parser.add_argument("--keep", type=Path, default=None, help="also copy the results file of the timed solve here (e.g. to draw its figures)")
     parser.add_argument(
         "--ratio-set", action="append", default=None,
         help="scenario override for both runs of the ratio (repeatable; default battery.soc_initial=0.4, so that sites go dark within 6 h)",
@@ -73,6 +75,8 @@ def main() -> None:
             out = folder / "msrc.nc"
             wall = timed_solve(REPO / "models" / "msrc.yaml", out)
             _, results, _ = read_netcdf(out)
+            if args.keep is not None:
+                shutil.copyfile(out, args.keep)
             print(f"msrc solve models/msrc.yaml: wall time {wall:.1f} s (target < 60 s)")
             for strategy in results.strategy.values:
                 r = results.sel(strategy=strategy)
