@@ -463,16 +463,10 @@ def report(
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Folder for report.md and the CSV tables (default: next to the results file).")] = None,
 ) -> None:
     """Write Tables II, III and IV (mean +- 95 % CI beside the paper's) as Markdown and CSV."""
-    from .netcdf import read_netcdf
     from .report import write_report
 
-    if not results_file.exists():
-        _fail([Issue(str(results_file), "", "no such file")])
-    try:
-        _, results, _ = read_netcdf(results_file)
-    except (OSError, ValueError, KeyError) as exc:
-        _fail([Issue(str(results_file), "", f"not an msrc NetCDF file: {exc}")])
-    if results is None or "trial" not in results.dims or "survival_time_mean" not in results:
+    _, results = _read_results(results_file)
+    if "trial" not in results.dims or "survival_time_mean" not in results:
         _fail([Issue(str(results_file), "/results", "holds no sweep with statistics (run msrc solve on a scenario with a sweep section)")])
     folder = output if output is not None else results_file.parent / f"{results_file.stem}-report"
     if folder.exists() and not folder.is_dir():
