@@ -18,8 +18,8 @@ from typing import Any, Callable
 import numpy as np
 
 from .errors import Issue, ScenarioError
-from .loader import LoadedScenario, load_scenario, scenario_to_yaml
-from .sweep import Point, execute, run_point
+from .loader import LoadedScenario, load_scenario
+from .sweep import Point, execute, point_scenario_yaml, run_point
 
 
 @dataclass
@@ -70,7 +70,7 @@ def calibrate_power_scale(
 
     def mean_survival(scale: float) -> float:
         scenario = load_scenario(loaded.source, (*base, f"power.scale={scale!r}"), loaded.variant).scenario
-        text = scenario_to_yaml(scenario.model_copy(update={"sweep": type(scenario.sweep)()}))
+        text = point_scenario_yaml(scenario)
         points = [Point((k,), {"trial": k}, text, k) for k in range(trials)]
         values = []
         for point, result, error in execute(points, client, run_point):

@@ -281,7 +281,7 @@ def _sweep(loaded, target: Path, scheduler: str | None, workers: int | None) -> 
 
     def report(done: int, total: int, point, error: str) -> None:
         if error:
-            typer.echo(f"point {point.label} failed: {error.splitlines()[-1] if error else ''}", err=True)
+            typer.echo(f"point {point.label} failed: {error.splitlines()[-1]}", err=True)
         typer.echo(f"{done}/{total} points", err=True)
 
     try:

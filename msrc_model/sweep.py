@@ -111,6 +111,11 @@ def sweep_dims(scenario: Scenario) -> dict[str, list[Any]]:
     return dims
 
 
+def point_scenario_yaml(scenario: Scenario) -> str:
+    """The complete scenario text of one point: the scenario with its sweep section emptied."""
+    return scenario_to_yaml(scenario.model_copy(update={"sweep": type(scenario.sweep)()}))
+
+
 def sweep_points(loaded: LoadedScenario) -> list[Point]:
     """Every point of the scenario's sweep; each combination's scenario is validated here, before anything runs.
 
@@ -128,7 +133,7 @@ def sweep_points(loaded: LoadedScenario) -> list[Point]:
             point_scenario = load_scenario(loaded.source, (*loaded.overrides, *overrides), loaded.variant).scenario
         else:
             point_scenario = scenario
-        text = scenario_to_yaml(point_scenario.model_copy(update={"sweep": type(scenario.sweep)()}))
+        text = point_scenario_yaml(point_scenario)
         labels = {name: (d.labels or d.values)[i] for (name, d), i in zip(dims.items(), combo)}
         for trial in range(scenario.sweep.trials):
             points.append(Point((*combo, trial), {**labels, "trial": trial}, text, trial))
@@ -305,8 +310,7 @@ def combine_points(
     if template is not None:
         combined = combined.assign_coords({c: template[c] for c in template.coords})
         for name, variable in template.data_vars.items():
-            dtype = float if variable.dtype != bool else float
-            values = np.full(shape + variable.shape, np.nan, dtype=dtype)
+            values = np.full(shape + variable.shape, np.nan)  # float: a failed point is NaN (booleans become 0/1)
             for index, ds in finished.items():
                 values[index] = ds[name].values
             combined[name] = ((*dims, *variable.dims), values, dict(variable.attrs))
