@@ -36,13 +36,13 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from msrc_model.controller import stage1_blocks_s
+from msrc_model.simulation.controller import stage1_blocks_s
 from msrc_model.formulation import model_data
 from msrc_model.inputs import build_inputs
-from msrc_model.loader import load_scenario
-from msrc_model.plan import build_plan
-from msrc_model.solve import solve_model
-from msrc_model.stages import build_stage1, build_stage2
+from msrc_model.config.loader import load_scenario
+from msrc_model.problems.plan import build_plan
+from msrc_model.problems.solve import solve_model
+from msrc_model.problems.stages import build_stage1, build_stage2
 
 REPO = Path(__file__).resolve().parents[1]
 WEIGHTS = {"survival": 0.5, "service": 0.3, "v2g_cost": 0.1, "mode_switching": 0.1}
@@ -94,7 +94,7 @@ def main() -> None:
         measure("stage2", lambda: build_stage2(data2, modes, WEIGHTS)[0], args.builds, args.solves, args.time_limit)
     if args.only in (None, "stage1"):
         data1 = model_data(inputs, steps_s=stage1_blocks_s(scenario.controller))
-        measure("stage1", lambda: build_stage1(data1, WEIGHTS, integer_blocks=1, every_step=True)[0], args.builds, args.solves, args.time_limit)
+        measure("stage1", lambda: build_stage1(data1, WEIGHTS, integer_blocks=1, every_step=True).model, args.builds, args.solves, args.time_limit)
     if args.only in (None, "plan"):
         small = load_scenario(REPO / "models" / "plan-small.yaml").scenario
         small_inputs = build_inputs(small)

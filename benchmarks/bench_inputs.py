@@ -36,8 +36,8 @@ def measure(scenario_file: str, repeat: int) -> dict[str, float]:
     import tracemalloc
 
     from msrc_model.inputs import build_inputs
-    from msrc_model.loader import load_scenario
-    from msrc_model.netcdf import write_netcdf
+    from msrc_model.config.loader import load_scenario
+    from msrc_model.files.netcdf import write_netcdf
 
     scenario = load_scenario(REPO / scenario_file).scenario
     build_inputs(scenario)  # warm-up: imports, caches

@@ -67,7 +67,7 @@ def main() -> None:
         help="scenario override for both runs of the ratio (repeatable; default battery.soc_initial=0.4, so that sites go dark within 6 h)",
     )
     args = parser.parse_args()
-    from msrc_model.netcdf import read_netcdf
+    from msrc_model.files.netcdf import read_netcdf
 
     with tempfile.TemporaryDirectory() as folder:
         folder = Path(folder)

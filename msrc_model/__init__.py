@@ -7,11 +7,11 @@ Public entry points::
     inputs = build_inputs(loaded.scenario, trial=0)
 """
 
-from .errors import ScenarioError
+from .config.errors import ScenarioError
 from .inputs import build_inputs
-from .loader import load_scenario, scenario_from_yaml, scenario_to_yaml
-from .netcdf import read_netcdf, write_netcdf
-from .scenario import Scenario
+from .config.loader import load_scenario, scenario_from_yaml, scenario_to_yaml
+from .files.netcdf import read_netcdf, write_netcdf
+from .config.scenario import Scenario
 
 __all__ = [
     "Scenario",

@@ -14,7 +14,7 @@ from typing import Annotated, Callable, Optional, TypeVar
 import numpy as np
 import typer
 
-from .errors import Issue, ScenarioError
+from .config.errors import Issue, ScenarioError
 
 app = typer.Typer(
     name="msrc",
@@ -54,7 +54,7 @@ def _guard(action: Callable[[], T]) -> T:
 @app.command()
 def validate(scenario: ScenarioFile, set_: SetOption = None, variant: VariantOption = None) -> None:
     """Check a scenario (and each of its variants); print ok and its size, or every error."""
-    from .loader import load_scenario, variant_names
+    from .config.loader import load_scenario, variant_names
 
     overrides = tuple(set_ or ())
     base = _guard(lambda: load_scenario(scenario, overrides, variant))
@@ -81,8 +81,8 @@ def schema(
     ] = "json",
 ) -> None:
     """Print the scenario format: its JSON Schema, or the Markdown reference."""
-    from .reference import scenario_reference_markdown
-    from .scenario import scenario_json_schema
+    from .config.reference import scenario_reference_markdown
+    from .config.scenario import scenario_json_schema
 
     if output_format == "json":
         typer.echo(json.dumps(scenario_json_schema(), indent=2))
@@ -102,8 +102,8 @@ def inputs(
 ) -> None:
     """Build the inputs Dataset of a scenario and write it to NetCDF."""
     from .inputs import build_inputs
-    from .loader import load_scenario
-    from .netcdf import write_netcdf
+    from .config.loader import load_scenario
+    from .files.netcdf import write_netcdf
 
     if output.exists() and output.is_dir():
         _fail([Issue(str(output), "--output", "is a directory, not a file")])
@@ -150,8 +150,8 @@ def solve(
     import logging
 
     from .inputs import build_inputs
-    from .loader import load_scenario
-    from .netcdf import write_netcdf
+    from .config.loader import load_scenario
+    from .files.netcdf import write_netcdf
 
     logging.getLogger("linopy").setLevel(logging.ERROR)
     loaded = _guard(lambda: load_scenario(scenario, tuple(set_ or ()), variant))
@@ -173,7 +173,7 @@ def solve(
     if config.run.mode == "simulate":
         _simulate(config, loaded, target, trial)
         return
-    from .plan import run_plan
+    from .problems.plan import run_plan
 
     dataset = build_inputs(config, trial=trial)
     steps = int(config.controller.max_duration_h * 60 // config.formulation.plan_step_min)
@@ -221,7 +221,7 @@ def _progress_reporter(total_strategies: list[str]):
 
 
 def _print_summary(results) -> None:
-    from .outage import summary_rows
+    from .simulation.outage import summary_rows
 
     headings, rows = summary_rows(results)
     if sys.stdout.isatty():
@@ -241,8 +241,8 @@ def _print_summary(results) -> None:
 def _simulate(config, loaded, target: Path, trial: int) -> None:
     """run.mode simulate: every strategy on one realisation, results with a strategy dimension."""
     from .inputs import build_inputs
-    from .netcdf import write_netcdf
-    from .outage import run_outage
+    from .files.netcdf import write_netcdf
+    from .simulation.outage import run_outage
 
     dataset = build_inputs(config, trial=trial)
     typer.echo(
@@ -267,8 +267,8 @@ def _simulate(config, loaded, target: Path, trial: int) -> None:
 
 def _sweep(loaded, target: Path, scheduler: str | None, workers: int | None) -> None:
     """A sweep: every point on Dask, resumable; the combined results with statistics."""
-    from .netcdf import write_netcdf
-    from .sweep import points_folder, run_sweep, sweep_dims
+    from .files.netcdf import write_netcdf
+    from .study.sweep import points_folder, run_sweep, sweep_dims
 
     config = loaded.scenario
     dims = sweep_dims(config)
@@ -314,13 +314,15 @@ def calibrate(
         Optional[list[str]], typer.Option("--cell", help="Sweep coordinate of the calibration cell, DIM=LABEL (repeatable).")
     ] = None,
     strategy: Annotated[str, typer.Option("--strategy", help="Strategy whose mean T_surv is fitted.")] = "independent",
-    target_h: Annotated[float, typer.Option("--target-h", min=0.0, help="Mean T_surv to reach, h (Table II: 2.5 h).")] = 2.5,
+    target_h: Annotated[
+        Optional[float], typer.Option("--target-h", min=0.0, help="Mean T_surv to reach, h (default: the paper's Table II value of the cell).")
+    ] = None,
     set_: SetOption = None,
     variant: VariantOption = None,
     scheduler: Annotated[Optional[str], typer.Option("--scheduler", help="Address of a running Dask scheduler; default: local workers.")] = None,
     workers: Annotated[Optional[int], typer.Option("--workers", "-w", min=1, help="Local worker processes (default: sweep.workers).")] = None,
 ) -> None:
-    """Fit power.scale on one cell of a sweep (default: independent at load=medium, T_surv 2.5 h).
+    """Fit power.scale on one cell of a sweep (default: independent at load=medium, to the paper's Table II T_surv).
 
     Every trial of the cell is simulated with the one strategy at each trial
     scale; the fitted value is printed for the scenario file. All other cells
@@ -328,12 +330,12 @@ def calibrate(
     """
     import logging
 
-    from .calibrate import calibrate_power_scale
-    from .loader import load_scenario
-    from .sweep import dask_client
+    from .study.calibrate import calibrate_power_scale
+    from .config.loader import load_scenario
+    from .study.sweep import dask_client
 
     logging.getLogger("linopy").setLevel(logging.ERROR)
-    from .scenario import STRATEGIES
+    from .config.scenario import STRATEGIES
 
     if strategy not in STRATEGIES:
         _fail([Issue("--strategy", "", f"= {strategy}: not a strategy ({', '.join(STRATEGIES)})")])
@@ -344,9 +346,15 @@ def calibrate(
             _fail([Issue("--cell", text, "expected DIM=LABEL, for example load=medium")])
         pairs[name.strip()] = label.strip()
     loaded = _guard(lambda: load_scenario(scenario, tuple(set_ or ()), variant))
-    from .calibrate import cell_overrides
+    from .study.calibrate import cell_overrides
 
     _guard(lambda: cell_overrides(loaded, pairs))
+    if target_h is None:
+        from .study.report import PAPER_TABLE2
+
+        target_h = PAPER_TABLE2.get(pairs.get("load", ""), {}).get(strategy)
+        if target_h is None:
+            _fail([Issue("--target-h", "", f"the paper gives no T_surv for {strategy} at this cell: give --target-h")])
     where = ", ".join(f"{k}={v}" for k, v in pairs.items())
     typer.echo(f"calibrating power.scale: mean T_surv of {strategy} at {where} over {loaded.scenario.sweep.trials} trials -> {target_h:g} h")
 
@@ -367,7 +375,7 @@ def calibrate(
 
 
 def _scenario_text(loaded) -> str:
-    from .loader import scenario_to_yaml
+    from .config.loader import scenario_to_yaml
 
     return scenario_to_yaml(loaded.scenario)
 
@@ -386,7 +394,7 @@ def _print_sweep_summary(results) -> None:
 
 
 def _read_results(path: Path):
-    from .netcdf import read_netcdf
+    from .files.netcdf import read_netcdf
 
     if not path.exists():
         _fail([Issue(str(path), "", "no such file")])
@@ -419,14 +427,14 @@ def plot(
     results_file: ResultsFile,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Folder for the PNG files (default: next to the results file).")] = None,
     at_h: Annotated[
-        Optional[float], typer.Option("--at-h", help="Time of the site map, h since the outage start (default 2.5, or the run's end if sooner).", min=0.0)
+        Optional[float], typer.Option("--at-h", help="Time of the site map, h since the outage start (default: the Table III instant, 2.5 h, or the run's end if sooner).", min=0.0)
     ] = None,
 ) -> None:
     """Write PNG figures: battery energy per strategy (Fig. 2), site x time modes, site map at --at-h.
 
     For a sweep: Fig. 2 as mean and 95 % confidence band over trials, and Table II as bars.
     """
-    from .plots import write_plots, write_sweep_plots
+    from .study.plots import write_plots, write_sweep_plots
 
     inputs, results = _read_results(results_file)
     folder = output if output is not None else results_file.parent / f"{results_file.stem}-plots"
@@ -444,9 +452,11 @@ def plot(
         for path in written:
             typer.echo(f"wrote {path}")
         return
+    from .simulation.metrics import TABLE3_TIME_H
+
     duration = float(results.time.values[-1]) / 3600.0
     if at_h is None:
-        at_h = min(2.5, duration)
+        at_h = min(TABLE3_TIME_H, duration)
     elif at_h > duration + 1e-9:
         _fail([Issue("--at-h", "", f"= {at_h:g}: after the end of the run ({duration:g} h)")])
     try:
@@ -463,7 +473,7 @@ def report(
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Folder for report.md and the CSV tables (default: next to the results file).")] = None,
 ) -> None:
     """Write Tables II, III and IV (mean +- 95 % CI beside the paper's) as Markdown and CSV."""
-    from .report import write_report
+    from .study.report import write_report
 
     _, results = _read_results(results_file)
     if "trial" not in results.dims or "survival_time_mean" not in results:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from msrc_model.inputs import build_inputs
-from msrc_model.loader import load_scenario
+from msrc_model.config.loader import load_scenario
 
 REPO = Path(__file__).resolve().parents[1]
 PAPER_YAML = REPO / "models" / "msrc.yaml"

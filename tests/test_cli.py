@@ -8,7 +8,7 @@ import sys
 import xarray as xr
 
 from conftest import PAPER_YAML, REPO, run_msrc
-from msrc_model.loader import scenario_from_yaml
+from msrc_model.config.loader import scenario_from_yaml
 
 
 def test_validate_prints_ok_and_size():

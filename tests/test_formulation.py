@@ -9,11 +9,12 @@ import xarray as xr
 
 from conftest import PAPER_YAML
 from msrc_model.formulation import add_msrc
-from msrc_model.geometry import assistance_potential
+from msrc_model.inputs.geometry import assistance_potential
 from msrc_model.inputs import build_inputs
-from msrc_model.loader import load_scenario
-from msrc_model.plan import DARK, block_results
-from msrc_model.solve import solve_model
+from msrc_model.config.loader import load_scenario
+from msrc_model.physics import DARK
+from msrc_model.problems.plan import block_results
+from msrc_model.problems.solve import solve_model
 
 QUIET = {"log_to_console": False, "output_flag": False, "mip_rel_gap": 1e-4, "time_limit": 120.0}
 NORMAL, HELPING, ASSISTED, SLEEP = range(4)

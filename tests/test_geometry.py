@@ -1,4 +1,4 @@
-"""Tests of msrc_model.geometry against hand-computed values."""
+"""Tests of msrc_model.inputs.geometry against hand-computed values."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import integrate
 
-from msrc_model.geometry import (
+from msrc_model.inputs.geometry import (
     assistance_potential,
     circle_intersection_area_m2,
     hex_site_positions,

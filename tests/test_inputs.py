@@ -9,9 +9,9 @@ import pytest
 import xarray as xr
 
 from conftest import PAPER_YAML
-from msrc_model import radio
+from msrc_model.inputs import radio
 from msrc_model.inputs import build_inputs
-from msrc_model.loader import load_scenario
+from msrc_model.config.loader import load_scenario
 
 
 def test_sizes_of_the_paper_setup(paper_inputs):

@@ -17,7 +17,7 @@ from msrc_model.formulation.linearise import (
     add_tangent_cuts,
     tangent_coefficients,
 )
-from msrc_model.solve import solve_model
+from msrc_model.problems.solve import solve_model
 
 linopy.options["semantics"] = "v1"
 QUIET = {"log_to_console": False, "output_flag": False}

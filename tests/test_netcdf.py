@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import xarray as xr
 
-from msrc_model.loader import scenario_from_yaml
-from msrc_model.netcdf import read_netcdf, write_netcdf
+from msrc_model.config.loader import scenario_from_yaml
+from msrc_model.files.netcdf import read_netcdf, write_netcdf
 
 
 def test_round_trip_is_identical(tmp_path, paper_inputs):

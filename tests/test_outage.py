@@ -6,15 +6,15 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from msrc_model.controller import MSRCController
-from msrc_model.formulation.data import ASSISTED, HELPING, SLEEP
+from msrc_model.simulation.controller import MSRCController
+from msrc_model.physics import ASSISTED, DARK, HELPING, SLEEP
 from msrc_model.inputs import build_inputs
-from msrc_model.loader import load_scenario
-from msrc_model.outage import run_outage
-from msrc_model.simulate import DARK, State, World
-from msrc_model.stages import build_dispatch
-from msrc_model.solve import solve_model
-from msrc_model.strategies import Independent
+from msrc_model.config.loader import load_scenario
+from msrc_model.simulation.outage import run_outage
+from msrc_model.simulation.simulator import State, World
+from msrc_model.problems.stages import build_dispatch
+from msrc_model.problems.solve import solve_model
+from msrc_model.simulation.strategies import Independent
 
 from conftest import REPO
 
@@ -34,7 +34,7 @@ def simulated(scenario, trial: int = 0, strategies=None):
 
 def check_invariants(scenario, inputs: xr.Dataset, results: xr.Dataset) -> None:
     """Every invariant of the outage physics and of the cooperation rules, every site and step."""
-    world = World(scenario, inputs)
+    world = World(inputs)
     step_h = world.step_h
     for strategy in results.strategy.values:
         r = results.sel(strategy=strategy)
@@ -50,20 +50,20 @@ def check_invariants(scenario, inputs: xr.Dataset, results: xr.Dataset) -> None:
         ev_power = r.ev_power.transpose("time", "site").values
         assert np.abs((site_power - battery_power - ev_power) * step_h).max() <= 1e-6, strategy
         energy = np.vstack([r.battery_energy.transpose("time", "site").values, r.battery_energy_end.values])
-        drawn = (energy[:-1] - energy[1:]) * world.eta_discharge
+        drawn = (energy[:-1] - energy[1:]) * world.battery.discharge_efficiency
         assert np.abs(drawn - battery_power * step_h).max() <= 1e-6, strategy
         assert (site_power[dark] == 0).all()
         # SOC and EV bounds
-        assert (energy >= world.battery_floor - 1e-9).all() and (energy <= inputs.battery_capacity_kwh.values + 1e-9).all()
-        assert (battery_power <= world.battery_max_kw + 1e-9).all() and (battery_power >= -1e-12).all()
+        assert (energy >= world.battery.floor_kwh - 1e-9).all() and (energy <= inputs.battery_capacity_kwh.values + 1e-9).all()
+        assert (battery_power <= world.battery.max_discharge_kw + 1e-9).all() and (battery_power >= -1e-12).all()
         ev_energy = np.vstack([r.ev_energy.transpose("time", "ev").values, r.ev_energy_end.values])
-        assert (ev_energy >= world.ev_reserve - 1e-9).all() and (ev_energy <= inputs.ev_capacity_kwh.values + 1e-9).all()
+        assert (ev_energy >= world.evs.reserve_kwh - 1e-9).all() and (ev_energy <= inputs.ev_capacity_kwh.values + 1e-9).all()
         # no energy from an EV that is not parked; V2X and per-EV limits
         given = ev_energy[:-1] - ev_energy[1:]
         assert (given >= -1e-12).all()
         assert not ((given > 1e-12) & ~world.parked.T).any(), strategy
-        assert (given * world.eta_ev / step_h <= world.ev_max_kw + 1e-9).all()
-        assert (ev_power <= world.v2x_limit_kw + 1e-9).all()
+        assert (given * world.evs.efficiency / step_h <= world.evs.max_power_kw + 1e-9).all()
+        assert (ev_power <= world.evs.v2x_limit_kw + 1e-9).all()
 
         links = r.link_active.transpose("time", "edge").values
         helping = mode == HELPING
@@ -115,7 +115,7 @@ def test_independent_survival_matches_hand_computation():
     results = run_outage(scenario, inputs, strategies=[Independent()])
     # site power by hand: every band on, each site carrying its covered home users, split by capacity
     capacity = inputs.capacity_mbps.values
-    world = World(scenario, inputs)
+    world = World(inputs)
     traffic = np.bincount(world.home[world.covered_at_start], weights=world.demand[world.covered_at_start], minlength=world.n_site)
     served = np.minimum(traffic, capacity.sum())
     band_traffic = served[:, None] * capacity / capacity.sum()
@@ -164,10 +164,10 @@ def test_failed_solve_falls_back_and_the_run_completes(stage):
 def test_stage2_reuse_is_identical_to_solving_again():
     scenario = small()
     inputs = build_inputs(scenario)
-    world = World(scenario, inputs)
+    world = World(inputs)
     controller = MSRCController(scenario)
     controller.reset(world)
-    state = State(0, 0.0, world.battery_initial.copy(), world.ev_initial.copy(), world.parked[:, 0], np.zeros(world.n_site, bool), np.zeros(world.n_site))
+    state = State(0, 0.0, world.battery.initial_kwh.copy(), world.evs.initial_kwh.copy(), world.parked[:, 0], np.zeros(world.n_site, bool), np.zeros(world.n_site))
     controller.stage1(state)
     controller.radio(state)
     first = (controller.user_site.copy(), controller.band_on.copy())
@@ -196,11 +196,11 @@ def test_controller_never_reads_realised_future_evs(plan_arrivals):
     later["ev_departure_s"].values[future] += 3600.0
     forecasts = []
     for data in (inputs, later):
-        world = World(scenario, data)
+        world = World(data)
         controller = MSRCController(scenario)
         controller.reset(world)
         k = 20  # t = 600 s
-        state = State(k, 600.0, world.battery_initial.copy(), world.ev_initial.copy(), world.parked[:, k], np.zeros(world.n_site, bool), np.zeros(world.n_site))
+        state = State(k, 600.0, world.battery.initial_kwh.copy(), world.evs.initial_kwh.copy(), world.parked[:, k], np.zeros(world.n_site, bool), np.zeros(world.n_site))
         forecasts.append(controller.ev_forecast(state))
     xr.testing.assert_identical(forecasts[0][0], forecasts[1][0])
     xr.testing.assert_identical(forecasts[0][1], forecasts[1][1])
@@ -220,3 +220,31 @@ def test_users_without_any_site_are_never_served():
     assert uncovered.sum() > 10
     assert (results.user_site.isel(user=np.flatnonzero(uncovered)) == -1).all()
     check_invariants(scenario, inputs, results)
+
+
+@pytest.mark.parametrize("breakpoints", [None, [0.0, 0.5, 1.0]])
+def test_controller_stage2_uses_the_scenarios_tangent_breakpoints(breakpoints, monkeypatch):
+    """``formulation.tangent_breakpoints`` reaches the radio problem; empty means the formulation's default."""
+    import msrc_model.simulation.controller as controller_module
+    from msrc_model.formulation import LOG_UTILITY_BREAKPOINTS
+
+    overrides = () if breakpoints is None else (f"formulation.tangent_breakpoints={breakpoints}",)
+    scenario = small("controller.max_duration_h=0.05", *overrides)
+    built = []
+
+    def recording(*args, **kwargs):
+        model, block = controller_module.build_stage2.__wrapped__(*args, **kwargs)
+        built.append(model)
+        return model, block
+
+    recording.__wrapped__ = controller_module.build_stage2
+    monkeypatch.setattr(controller_module, "build_stage2", recording)
+    inputs = build_inputs(scenario)
+    world = World(inputs)
+    controller = MSRCController(scenario)
+    controller.reset(world)
+    controller.decide(State(0, 0.0, world.battery.initial_kwh.copy(), world.evs.initial_kwh.copy(), world.parked[:, 0], np.zeros(world.n_site, bool), np.zeros(world.n_site)))
+    assert built, "the radio problem was not built"
+    cuts = built[0].constraints["msrc-eq27_tangent_cuts"]
+    expected = LOG_UTILITY_BREAKPOINTS if breakpoints is None else breakpoints
+    assert cuts.sizes["breakpoint"] == len(expected)

@@ -1,4 +1,4 @@
-"""Tests of msrc_model.radio against hand-computed values (TR 38.901 UMa)."""
+"""Tests of msrc_model.inputs.radio against hand-computed values (TR 38.901 UMa)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import warnings
 import numpy as np
 import pytest
 
-from msrc_model.radio import (
+from msrc_model.inputs.radio import (
     SPEED_OF_LIGHT_M_PER_S,
     db_to_linear,
     dbm_to_mw,

@@ -7,10 +7,10 @@ import json
 import pytest
 
 from conftest import PAPER_YAML, REPO, run_msrc
-from msrc_model.errors import ScenarioError
-from msrc_model.loader import load_scenario, scenario_from_yaml, scenario_to_yaml, valid_keys_at
-from msrc_model.reference import scenario_reference_markdown
-from msrc_model.scenario import scenario_json_schema
+from msrc_model.config.errors import ScenarioError
+from msrc_model.config.loader import load_scenario, scenario_from_yaml, scenario_to_yaml, valid_keys_at
+from msrc_model.config.reference import scenario_reference_markdown
+from msrc_model.config.scenario import scenario_json_schema
 
 
 def test_paper_scenario_matches_sec_v(paper_scenario):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from conftest import REPO, run_msrc
-from msrc_model.netcdf import read_netcdf
+from msrc_model.files.netcdf import read_netcdf
 
 SMALL = str(REPO / "models" / "small.yaml")
 SHORT = ("--set", "controller.max_duration_h=0.5", "--set", "battery.soc_initial=0.3")

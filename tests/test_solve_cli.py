@@ -8,9 +8,9 @@ import xarray as xr
 
 from conftest import PAPER_YAML, run_msrc
 from msrc_model.inputs import build_inputs
-from msrc_model.loader import load_scenario
-from msrc_model.plan import build_plan, plan_results
-from msrc_model.solve import SolveReport, highs_options, solve_model
+from msrc_model.config.loader import load_scenario
+from msrc_model.problems.plan import build_plan, plan_results
+from msrc_model.problems.solve import SolveReport, highs_options, solve_model
 
 TINY = (
     f"extends: {PAPER_YAML}\n"

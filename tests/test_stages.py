@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import xarray as xr
 
 from msrc_model.formulation import model_data
-from msrc_model.plan import block_results
-from msrc_model.solve import solve_model
-from msrc_model.stages import build_stage1, build_stage2
+from msrc_model.problems.plan import block_results
+from msrc_model.problems.solve import solve_model
+from msrc_model.problems.stages import build_stage1, build_stage2
 
 WEIGHTS = {"survival": 0.5, "service": 0.3, "v2g_cost": 0.1, "mode_switching": 0.1}
 OPTIONS = {"time_limit": 120.0, "mip_rel_gap": 0.01, "log_to_console": False, "output_flag": False}
@@ -50,7 +51,8 @@ def test_stage2_solution_respects_the_paper_constraints(paper_inputs):
 def test_stage1_problem_builds_from_the_blocks(paper_inputs):
     """Stage 1: site-level modes over 2 blocks of 3 h, binary in the first block only (move blocking)."""
     data = model_data(paper_inputs, step_s=3 * 3600, max_duration_s=6 * 3600)
-    model, block = build_stage1(data, WEIGHTS, integer_blocks=1)
+    problem = build_stage1(data, WEIGHTS, integer_blocks=1)
+    model, block = problem.model, problem.block
     assert block.data.sizes["time"] == 2
     assert {
         "msrc-eq19_one_mode", "msrc-eq21_client_needs_helper", "msrc-eq26_min_over_sites",
@@ -75,7 +77,8 @@ def test_stage1_with_unequal_blocks_integrates_energy_over_each_block(paper_inpu
     data = model_data(paper_inputs, steps_s=steps)
     np.testing.assert_allclose(data.time.values, [0.0, 900.0, 11250.0])
     np.testing.assert_allclose(data.time_step_h.values, np.asarray(steps) / 3600.0)
-    model, block = build_stage1(data, WEIGHTS, integer_blocks=1, every_step=True)
+    problem = build_stage1(data, WEIGHTS, integer_blocks=1, every_step=True)
+    model, block = problem.model, problem.block
     report = solve_model(model, {**OPTIONS, "time_limit": 30.0, "mip_rel_gap": 0.05})
     assert report.has_solution
     energy = block.variables["battery_energy"].solution.transpose("site", "time").values
@@ -88,3 +91,71 @@ def test_stage1_with_unequal_blocks_integrates_energy_over_each_block(paper_inpu
     power = block.data.site_mode_power_kw.sel(mode="normal", drop=True).values
     floor = 0.2 * paper_inputs.battery_capacity_kwh.values
     assert s <= ((energy - floor[:, None]) / power[:, None]).min() + 1e-6
+
+
+def _small_stage1_data():
+    from conftest import REPO
+
+    from msrc_model.config.loader import load_scenario
+    from msrc_model.inputs import build_inputs
+
+    inputs = build_inputs(load_scenario(REPO / "models" / "small.yaml").scenario)
+    return inputs, model_data(inputs, steps_s=[900.0, 10350.0, 10350.0]).isel(ev=[])
+
+
+def test_stage1_state_set_through_handles_equals_a_fresh_build():
+    """A Stage-1 model updated through its handles solves to the same optimum as one built with that state."""
+    inputs, data = _small_stage1_data()
+    sites = data.site
+    battery = xr.DataArray(np.linspace(6.0, 14.0, sites.size), coords={"site": sites})
+    dark = xr.DataArray(np.arange(sites.size) == 2, coords={"site": sites})
+    mode_before = xr.DataArray(np.array([1, 0, 4, 2, 0, 3, 0]), coords={"site": sites})
+    grid = {"site": sites, "time": data.time}
+    fleet = (xr.DataArray(np.full((sites.size, 3), 2.0), coords=grid), xr.DataArray(np.tile([1.0, 3.0, 5.0], (sites.size, 1)), coords=grid))
+    options = {**OPTIONS, "time_limit": 60.0, "mip_rel_gap": 1e-6}
+
+    fresh = build_stage1(
+        data, WEIGHTS, initial_battery_kwh=battery, ev_fleet=fleet, initial_mode=mode_before,
+        dark=dark, integer_blocks=1, every_step=True,
+    )
+    zeros = xr.zeros_like(fleet[0])
+    updated = build_stage1(
+        data, WEIGHTS, initial_battery_kwh=battery * 0 + 16.0, ev_fleet=(zeros, zeros),
+        dark=xr.zeros_like(dark), integer_blocks=1, every_step=True,
+    )
+    first = solve_model(updated.model, options).objective  # solved once from another state, as the controller does
+    updated.set_state(battery_kwh=battery, ev_fleet=fleet, dark=dark, mode_before=mode_before)
+    a, b = solve_model(fresh.model, options), solve_model(updated.model, options)
+    assert a.has_solution and b.has_solution
+    assert b.objective == pytest.approx(a.objective, rel=1e-5, abs=1e-6)
+    assert b.objective != pytest.approx(first, rel=1e-3)  # the update changed the problem
+    # the dark site stays dark
+    assert bool((updated.block.variables["dark"].solution.sel(site=sites[2]) == 1).all())
+    # the dark site's Eq. 26 rows are off, with a finite right-hand side
+    rhs = updated.handles.eq26_min_over_sites.rhs
+    assert np.isfinite(rhs).all() and bool((rhs.sel(site=sites[2]) == updated.handles.eq26_off_rhs.sel(site=sites[2])).all())
+
+
+def test_loosest_rhs_switches_a_row_off():
+    import linopy
+    import pandas as pd
+    import pytest as _pytest
+
+    from msrc_model.formulation.context import loosest_rhs
+
+    m = linopy.Model()
+    i = pd.Index([0, 1], name="i")
+    x = m.add_variables(lower=0.0, upper=2.0, coords=[i], name="x")
+    y = m.add_variables(lower=-1.0, upper=3.0, name="y")
+    row = m.add_constraints(x - 2 * y <= -10.0, name="row")
+    # largest of x - 2y within the bounds: 2 - 2 x (-1) = 4 in each row
+    np.testing.assert_allclose(loosest_rhs(m, row), [4.0, 4.0])
+    row.update(rhs=loosest_rhs(m, row))
+    m.add_objective((x - 2 * y).sum(), sense="max")
+    report = solve_model(m, {"log_to_console": False, "output_flag": False})
+    assert report.has_solution and report.objective == _pytest.approx(8.0)  # the row no longer binds
+    z = m.add_variables(lower=0.0, name="z")
+    with _pytest.raises(ValueError, match="infinite"):
+        loosest_rhs(m, m.add_constraints(z <= 1.0, name="open"))
+    with _pytest.raises(ValueError, match="<="):
+        loosest_rhs(m, m.add_constraints(x >= 1.0, name="ge"))

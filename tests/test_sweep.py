@@ -17,10 +17,10 @@ import xarray as xr
 from conftest import REPO, run_msrc
 from scipy import stats
 
-from msrc_model.errors import ScenarioError
-from msrc_model.loader import load_scenario
-from msrc_model.netcdf import read_netcdf
-from msrc_model.sweep import add_statistics, points_folder, run_point, run_sweep, sweep_points
+from msrc_model.config.errors import ScenarioError
+from msrc_model.config.loader import load_scenario
+from msrc_model.files.netcdf import read_netcdf
+from msrc_model.study.sweep import add_statistics, points_folder, run_point, run_sweep, sweep_points
 
 # 7 sites, 100 users, 30 min: a point takes a few seconds
 SWEEP_YAML = f"""\
@@ -249,7 +249,7 @@ def test_calibration_fits_the_scale_on_one_cell(tmp_path):
     # the printed scale reproduces the target on that cell
     loaded = load_scenario(scenario, ["traffic.load=1.8", f"power.scale={scale}"])
     from msrc_model.inputs import build_inputs
-    from msrc_model.outage import run_outage
+    from msrc_model.simulation.outage import run_outage
 
     survival = [float(run_outage(loaded.scenario, build_inputs(loaded.scenario, trial=k)).survival_time[0]) for k in range(2)]
     assert np.mean(survival) == pytest.approx(0.6, abs=0.01)

@@ -21,7 +21,7 @@ import pandas as pd
 
 from msrc_model import build_inputs, load_scenario
 from msrc_model.formulation import add_msrc
-from msrc_model.solve import solve_model
+from msrc_model.problems.solve import solve_model
 
 REPO = Path(__file__).resolve().parents[2]
 SNAPSHOTS = pd.RangeIndex(4, name="snapshot")  # four 30-min snapshots

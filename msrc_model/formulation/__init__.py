@@ -30,9 +30,11 @@ import xarray as xr
 from .association import add_association, add_traffic_flows
 from .context import Context
 from .cooperation import add_band_activation, add_cooperation, add_modes
-from .data import MODES, aggregate_users, model_data, reachable_required_share
+from ..physics import MODES
+from .data import aggregate_users, model_data, reachable_required_share
 from .energy import add_battery, add_ev_fleet, add_evs, add_power_balance, fleet_limits
 from .objective import (
+    LOG_UTILITY_BREAKPOINTS,
     add_eq26_remaining_time,
     add_eq27_log_utility,
     add_survival,
@@ -46,7 +48,7 @@ from .site_level import add_site_offload, site_level_data
 
 linopy.options["semantics"] = "v1"
 
-__all__ = ["MSRCBlock", "add_msrc", "model_data", "aggregate_users", "MODES"]
+__all__ = ["MSRCBlock", "add_msrc", "model_data", "aggregate_users", "MODES", "LOG_UTILITY_BREAKPOINTS"]
 
 
 @dataclass
@@ -61,9 +63,11 @@ class MSRCBlock:
         The model data the block was built from (time named as the host's).
     prefix:
         Prefix of every name the block added.
-    variables, expressions:
-        Every variable and named expression by short name, e.g.
-        ``variables["mode"]``, ``expressions["site_power"]`` (kW, site x time).
+    variables, constraints, expressions:
+        Every variable, constraint and named expression by short name, e.g.
+        ``variables["mode"]``, ``constraints["eq12_battery_first_step"]``,
+        ``expressions["site_power"]`` (kW, site x time): a caller that changes
+        the model between solves reaches its parts through these handles.
     """
 
     model: linopy.Model
@@ -71,6 +75,7 @@ class MSRCBlock:
     prefix: str
     time_dim: str
     variables: dict[str, linopy.Variable]
+    constraints: dict[str, linopy.Constraint]
     expressions: dict[str, Any]
     _context: Context
 
@@ -106,8 +111,8 @@ class MSRCBlock:
         """Eq. 26 linearised: the least remaining battery time over sites (h)."""
         return add_eq26_remaining_time(self._context, power_estimate_kw)
 
-    def eq27(self, breakpoints=(0.0, 0.1, 0.25, 0.5, 0.75, 1.0)):
-        """Eq. 27 by tangent cuts, scaled to [0, 1]."""
+    def eq27(self, breakpoints=None):
+        """Eq. 27 by tangent cuts, scaled to [0, 1] (``breakpoints`` default: :data:`LOG_UTILITY_BREAKPOINTS`)."""
         return add_eq27_log_utility(self._context, breakpoints)
 
     def stage1_objective(
@@ -116,7 +121,7 @@ class MSRCBlock:
         """Stage-1 objective: Eq. 26 (over ``sites``, default all; over every step end with ``every_step``) in place of T_surv in Eq. 18."""
         return stage1_objective(self._context, weights, power_estimate_kw, sites, every_step)
 
-    def stage2_objective(self, weights: dict[str, float], breakpoints=(0.0, 0.1, 0.25, 0.5, 0.75, 1.0)):
+    def stage2_objective(self, weights: dict[str, float], breakpoints=None):
         """Stage-2 objective: Eq. 27 with the step's energy and V2G cost."""
         return stage2_objective(self._context, weights, breakpoints)
 
@@ -137,6 +142,7 @@ def add_msrc(
     allow_dark: bool = False,
     survival: bool | None = None,
     exclusive_battery: bool = True,
+    battery_charging: bool = True,
     energy_floor: bool = True,
     grid_limit_kw: float | xr.DataArray = 0.0,
     initial_battery_kwh: xr.DataArray | None = None,
@@ -186,6 +192,10 @@ def add_msrc(
         Add the network-alive indicator and T_surv (default: ``allow_dark``).
     exclusive_battery:
         Forbid simultaneous charge and discharge with a binary.
+    battery_charging:
+        Let the site batteries charge (from the grid, or from EVs beyond the
+        site's load). False fixes P_ch to 0, as in the outage simulator, where
+        EVs feed only the site load and there is no grid.
     energy_floor:
         Keep batteries above SOC_min; false lets the energy be a projection
         below it (Stage 1 scores it with Eq. 26).
@@ -253,10 +263,12 @@ def add_msrc(
         add_association(ctx, binary=binary_association, alive=alive, required_share=required_share)
     if traffic != "site":
         add_site_power(ctx)
-    add_battery(ctx, initial_energy_kwh=initial_battery_kwh, exclusive=exclusive_battery, energy_floor=energy_floor)
+    add_battery(
+        ctx, initial_energy_kwh=initial_battery_kwh, exclusive=exclusive_battery, energy_floor=energy_floor, charging=battery_charging
+    )
     if ev_model == "fleet":
         add_ev_fleet(ctx, *ev_fleet)
     else:
         add_evs(ctx, initial_energy_kwh=initial_ev_kwh)
     add_power_balance(ctx, grid_limit_kw=grid_limit_kw)
-    return MSRCBlock(model, ctx.data, prefix, time_dim, ctx.variables, ctx.expressions, ctx)
+    return MSRCBlock(model, ctx.data, prefix, time_dim, ctx.variables, ctx.constraints, ctx.expressions, ctx)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import linopy
+import numpy as np
 import pandas as pd
 import xarray as xr
 
@@ -26,8 +27,8 @@ class Context:
         Prefix of every variable, constraint and expression name.
     time_dim:
         Name of the time dimension (``time``, or ``snapshot`` in PyPSA).
-    variables, expressions:
-        Handles the blocks created, by short name.
+    variables, constraints, expressions:
+        Handles the blocks created, by short name (``constraints["eq12_battery_first_step"]``).
     """
 
     model: linopy.Model
@@ -35,6 +36,7 @@ class Context:
     prefix: str
     time_dim: str = "time"
     variables: dict[str, linopy.Variable] = field(default_factory=dict)
+    constraints: dict[str, linopy.Constraint] = field(default_factory=dict)
     expressions: dict[str, linopy.LinearExpression] = field(default_factory=dict)
 
     def name(self, short: str) -> str:
@@ -53,7 +55,10 @@ class Context:
         return variable
 
     def add_constraints(self, short: str, constraint, **kwargs) -> linopy.Constraint:
-        return self.model.add_constraints(constraint, name=self.name(short), **kwargs)
+        """Add a constraint and keep its handle."""
+        added = self.model.add_constraints(constraint, name=self.name(short), **kwargs)
+        self.constraints[short] = added
+        return added
 
     @property
     def step_h(self):
@@ -71,6 +76,28 @@ class Context:
         """Turn an integer index array into the labels of ``dim``, named ``dim``."""
         labels = self.data[dim].values[indices.values]
         return xr.DataArray(labels, dims=indices.dims, coords={d: indices[d] for d in indices.dims if d in indices.coords}, name=dim)
+
+
+def loosest_rhs(model: linopy.Model, constraint: linopy.Constraint) -> xr.DataArray:
+    """Per row of a ``<=`` constraint, the largest value its left side takes within the variable bounds.
+
+    Setting a row's right-hand side to this value switches the row off
+    (it can no longer bind) while every number in the model stays finite.
+    The bounds must be finite; an infinite one raises ``ValueError``.
+    """
+    if str(constraint.sign.values.flat[0]) != "<=":
+        raise ValueError(f"{constraint.name}: only <= rows can be switched off this way")
+    flat = model.variables.flat
+    size = int(flat.labels.max()) + 1
+    lower, upper = np.full(size, np.nan), np.full(size, np.nan)
+    lower[flat.labels.values], upper[flat.labels.values] = flat.lower.values, flat.upper.values
+    labels, coeffs = constraint.vars.values, constraint.coeffs.values
+    present = labels >= 0
+    low, high = lower[np.where(present, labels, 0)] * coeffs, upper[np.where(present, labels, 0)] * coeffs
+    largest = np.where(present, np.maximum(low, high), 0.0).sum(axis=-1)
+    if not np.isfinite(largest).all():
+        raise ValueError(f"{constraint.name}: a variable of the row has an infinite bound")
+    return xr.DataArray(largest, coords=constraint.rhs.coords, dims=constraint.rhs.dims)
 
 
 def pick(values: Linear, dim: str, indices: xr.DataArray) -> linopy.LinearExpression:

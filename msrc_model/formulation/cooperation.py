@@ -21,8 +21,9 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
+from ..physics import ASSISTED, DARK, HELPING, MODES, NORMAL, SLEEP
 from .context import Context, pick, total_by
-from .data import ASSISTED, HELPING, MODES, NORMAL, SLEEP, mode_onehot
+from .data import mode_onehot
 
 
 def mode_of(ctx: Context, m: int):
@@ -57,7 +58,7 @@ def add_modes(
         # modes are data (Stage 2): no mode variables, Eqs. 19-23 hold for the given modes
         fixed = fixed_modes.transpose("site", t)
         ctx.expressions["gamma"] = mode_onehot(fixed).transpose("site", "mode", t)
-        ctx.expressions["dark"] = (fixed == len(MODES)).astype(float)
+        ctx.expressions["dark"] = (fixed == DARK).astype(float)
         ctx.expressions["awake"] = 1.0 - mode_of(ctx, SLEEP) - ctx.expressions["dark"]
         return
     gamma = ctx.add_variables("mode", ("site", "mode", t), binary=True)

@@ -28,8 +28,14 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-MODES = ("normal", "helping", "assisted", "sleep")
-NORMAL, HELPING, ASSISTED, SLEEP = range(4)
+from ..physics import (
+    MODES,
+    BatteryLimits,
+    home_site,
+    pair_mode_coverage,
+    reference_site_power_kw,
+    v2g_price_per_kwh,
+)
 
 
 def _attrs(units: str, long_name: str) -> dict[str, str]:
@@ -48,38 +54,6 @@ def presence_share(arrival_s: np.ndarray, departure_s: np.ndarray, start_s: np.n
     begin = np.maximum(arrival_s[:, None], start_s[None, :])
     end = np.minimum(departure_s[:, None], start_s[None, :] + step)
     return np.clip((end - begin) / step, 0.0, 1.0)
-
-
-def reference_site_power_kw(inputs: xr.Dataset) -> xr.DataArray:
-    """Power (kW) of each site in normal mode, every band on, serving its home users.
-
-    Used only for a-priori estimates (the V2G price of Eq. 16, the Stage-1
-    survival denominator); the optimisation computes the real power.
-    """
-    from .power import site_power_kw  # power builds on this module's mode constants
-
-    home = _home_site(inputs)
-    n_sites = inputs.sizes["site"]
-    served = home >= 0  # users with no feasible site belong to no site
-    demand = np.bincount(home[served], weights=inputs.demand_mbps.values[served], minlength=n_sites)
-    capacity = inputs.capacity_mbps.values
-    traffic = demand[:, None] * capacity[None, :] / capacity.sum()  # (site, band), Mbit/s
-    every_band = np.ones((n_sites, capacity.size), dtype=bool)
-    awake = np.zeros(n_sites, dtype=bool)
-    power = site_power_kw(inputs, every_band, traffic, asleep=awake, dark=awake)
-    return xr.DataArray(power, dims="site", coords={"site": inputs.site}, attrs=_attrs("kW", "reference site power"))
-
-
-def _home_site(inputs: xr.Dataset) -> np.ndarray:
-    """Strongest feasible site of every user (-1 for users without one)."""
-    home = np.full(inputs.sizes["user"], -1)
-    users = inputs.pair_user.values
-    if len(users) == 0:
-        return home
-    order = np.lexsort((inputs.pair_rank.values, users))
-    first = order[np.r_[True, np.diff(users[order]) != 0]]
-    home[users[first]] = inputs.pair_site.values[first]
-    return home
 
 
 def model_data(
@@ -115,26 +89,16 @@ def model_data(
         start_s = time_grid_s(end, step)
 
     pair_site = inputs.pair_site.values
-    coverage = np.stack(
-        [
-            inputs.pair_in_normal_radius.values,
-            np.ones(inputs.sizes["pair"], dtype=bool),  # every pair lies within R_exp by construction
-            inputs.pair_in_assisted_radius.values,
-            np.zeros(inputs.sizes["pair"], dtype=bool),
-        ],
-        axis=1,
-    ).astype(float)
+    coverage = pair_mode_coverage(inputs)[:, : len(MODES)].astype(float)  # dark, the fifth code, is no mode
     required = (inputs.min_rate_mbps.values > 0) & inputs.user_covered.values
 
-    usable_kwh = (
-        (inputs.battery_soc_initial - inputs.battery_soc_min) * inputs.battery_capacity_kwh * inputs.battery_discharge_efficiency
-    )
+    # a-priori Eq. 16 price: the battery's usable energy at the outage start run down at the reference power
+    battery = BatteryLimits.from_data(inputs)
+    usable_kwh = battery.usable_kwh(battery.initial_kwh)
     reference = reference_site_power_kw(inputs)
     hours = start_s / 3600.0
-    remaining_h = np.maximum(usable_kwh.values[:, None] / reference.values[:, None] - hours[None, :], 0.0)
-    price = float(inputs.price_base_per_kwh) * (
-        1.0 + float(inputs.price_urgency_alpha) * np.exp(-remaining_h / float(inputs.price_urgency_tau_h))
-    )
+    remaining_h = np.maximum(usable_kwh[:, None] / reference.values[:, None] - hours[None, :], 0.0)
+    price = v2g_price_per_kwh(inputs, remaining_h)
 
     keep = [v for v in inputs.data_vars if "time" not in inputs[v].dims]
     data = inputs[keep].drop_vars("time", errors="ignore")
@@ -161,7 +125,7 @@ def model_data(
         data["time_step_h"] = ((), step / 3600.0, _attrs("h", "model time step Delta t"))
     else:
         data["time_step_h"] = (("time",), step / 3600.0, _attrs("h", "model time step Delta t of each step"))
-    data["pair_home"] = (("pair",), pair_site == _home_site(inputs)[inputs.pair_user.values], _attrs("1", "the site is the user's strongest"))
+    data["pair_home"] = (("pair",), pair_site == home_site(inputs)[inputs.pair_user.values], _attrs("1", "the site is the user's strongest"))
     return data
 
 
@@ -180,7 +144,7 @@ def aggregate_users(data: xr.Dataset, by_class: bool = True) -> xr.Dataset:
     """
     n_sites = data.sizes["site"]
     n_classes = data.sizes["class"] if by_class else 1
-    home = _home_site(data)
+    home = home_site(data)
     group_of_user = np.full(data.sizes["user"], -1)
     valid = home >= 0
     group_ids = home[valid] * n_classes + (data.user_class.values[valid] if by_class else 0)

@@ -21,24 +21,32 @@ from __future__ import annotations
 
 import xarray as xr
 
+from ..physics import battery_floor_kwh, ev_reserve_kwh, usable_energy_kwh
 from .context import Context, total_by
 
 
 def add_battery(
-    ctx: Context, initial_energy_kwh: xr.DataArray | None = None, exclusive: bool = True, energy_floor: bool = True
+    ctx: Context,
+    initial_energy_kwh: xr.DataArray | None = None,
+    exclusive: bool = True,
+    energy_floor: bool = True,
+    charging: bool = True,
 ) -> None:
     """Eqs. 12-13 for every site.
+
+    With ``charging=False`` the charge power P_ch is held at 0 (no grid, and
+    EVs feed only the load, as in the outage simulator).
 
     With ``energy_floor=False`` the SOC_min bound is dropped: the energy is a
     projection that may fall below the floor (Stage 1, Eq. 26, scores it).
     """
     data, t = ctx.data, ctx.time_dim
     capacity = data.battery_capacity_kwh
-    charge = ctx.add_variables("battery_charge", ("site", t), lower=0.0, upper=float(data.battery_max_charge_kw))
+    charge = ctx.add_variables("battery_charge", ("site", t), lower=0.0, upper=float(data.battery_max_charge_kw) if charging else 0.0)
     discharge = ctx.add_variables("battery_discharge", ("site", t), lower=0.0, upper=float(data.battery_max_discharge_kw))
     energy = ctx.add_variables(
         "battery_energy", ("site", t),
-        lower=float(data.battery_soc_min) * capacity if energy_floor else -float(data.battery_max_discharge_kw) * ctx.horizon_h * xr.ones_like(capacity),
+        lower=battery_floor_kwh(data) if energy_floor else -float(data.battery_max_discharge_kw) * ctx.horizon_h * xr.ones_like(capacity),
         upper=float(data.battery_soc_max) * capacity,
     )
     if exclusive:
@@ -65,7 +73,7 @@ def add_evs(ctx: Context, initial_energy_kwh: xr.DataArray | None = None) -> Non
     discharge = ctx.add_variables("ev_discharge", ("ev", t), lower=0.0, upper=max_power)
     charge = ctx.add_variables("ev_charge", ("ev", t), lower=0.0, upper=max_power)
     start = data.ev_soc_initial * data.ev_capacity_kwh if initial_energy_kwh is None else initial_energy_kwh
-    reserve = xr.where(data.ev_soc_min < data.ev_soc_initial, data.ev_soc_min, data.ev_soc_initial) * data.ev_capacity_kwh
+    reserve = ev_reserve_kwh(data)
     energy = ctx.add_variables(
         "ev_energy", ("ev", t), lower=xr.ones_like(data.ev_presence) * reserve, upper=xr.ones_like(data.ev_presence) * data.ev_capacity_kwh
     )
@@ -119,7 +127,7 @@ def fleet_limits(data: xr.Dataset, initial_ev_kwh: xr.DataArray | None = None) -
     power = (float(data.ev_max_power_kw) * presence).groupby(site_label).sum().reindex(site=sites.values, fill_value=0.0)
     power = power.clip(max=float(data.ev_v2x_limit_kw))
     start = data.ev_soc_initial * data.ev_capacity_kwh if initial_ev_kwh is None else initial_ev_kwh
-    usable = ((start - float(data.ev_soc_min) * data.ev_capacity_kwh).clip(min=0.0)) * float(data.ev_efficiency)
+    usable = usable_energy_kwh(start, ev_reserve_kwh(data), float(data.ev_efficiency))
     offered = (presence > 0).cumsum(t) > 0  # the EV has arrived by this step
     energy = (usable * offered).groupby(site_label).sum().reindex(site=sites.values, fill_value=0.0)
     return power.transpose("site", t), energy.transpose("site", t)

@@ -20,8 +20,12 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
+from ..physics import battery_floor_kwh, peak_supply_kw
 from .context import Context, pick, total_by
 from .linearise import add_tangent_cuts
+
+# served ratios r/D where the tangent cuts of Eq. 27 touch log(1 + r/D), unless a caller gives its own
+LOG_UTILITY_BREAKPOINTS = (0.0, 0.1, 0.25, 0.5, 0.75, 1.0)
 
 
 def add_survival(ctx: Context, alive_at_start: bool = True) -> None:
@@ -95,7 +99,7 @@ def add_eq26_remaining_time(
     t = ctx.time_dim
     data = ctx.data
     last = data[t].values[-1:]
-    floor = float(data.battery_soc_min) * data.battery_capacity_kwh
+    floor = battery_floor_kwh(data)
     horizon_h = ctx.horizon_h
     remaining = ctx.add_variables("eq26_min_remaining_time", (), lower=-10.0 * horizon_h, upper=10.0 * horizon_h)
     energy = ctx.variables["battery_energy"]
@@ -106,13 +110,15 @@ def add_eq26_remaining_time(
     return remaining
 
 
-def add_eq27_log_utility(ctx: Context, breakpoints=(0.0, 0.1, 0.25, 0.5, 0.75, 1.0)):
+def add_eq27_log_utility(ctx: Context, breakpoints=None):
     """Eq. 27 by tangent cuts: sum_u w_u log(1 + r_u / D_u), scaled by sum_u w_u log 2.
 
     ``utility`` phi_u(t) <= tangents of log(1 + s) at the breakpoints, with
     s = r_u / D_u in [0, 1] (rates never exceed demand); exact at the
-    breakpoints, no binaries (the log is concave and maximised).
+    breakpoints, no binaries (the log is concave and maximised). ``breakpoints``
+    default to :data:`LOG_UTILITY_BREAKPOINTS`.
     """
+    breakpoints = LOG_UTILITY_BREAKPOINTS if breakpoints is None else tuple(breakpoints)
     data, t = ctx.data, ctx.time_dim
     users = ctx.index("user")
     demand = data.demand_mbps
@@ -146,7 +152,7 @@ def stage1_objective(
     return objective
 
 
-def stage2_objective(ctx: Context, weights: dict[str, float], breakpoints=(0.0, 0.1, 0.25, 0.5, 0.75, 1.0)):
+def stage2_objective(ctx: Context, weights: dict[str, float], breakpoints=None):
     """Stage 2 (Sec. IV-2): Eq. 27 with the energy the step draws and its V2G cost.
 
     ``lambda_2 Eq27 - lambda_1 E / E_max - lambda_3 v2g_cost``: Eq. 27 alone
@@ -156,7 +162,7 @@ def stage2_objective(ctx: Context, weights: dict[str, float], breakpoints=(0.0, 
     """
     data, t = ctx.data, ctx.time_dim
     utility = add_eq27_log_utility(ctx, breakpoints)
-    peak_kw = float(data.battery_max_discharge_kw + data.ev_v2x_limit_kw) * data.sizes["site"]
+    peak_kw = peak_supply_kw(data)
     energy = ctx.expressions["site_power"].sum() / (peak_kw * data.sizes[t])
     objective = weights["service"] * utility - weights["survival"] * energy
     if "ev_discharge" in ctx.variables and weights.get("v2g_cost", 0.0):

@@ -32,15 +32,15 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
+from ..physics import ASSISTED, HELPING, MODES, NORMAL, SLEEP, band_power_coefficients, band_traffic_mbps, home_site, site_power_kw
 from .context import Context, pick, total_by
-from .data import ASSISTED, HELPING, MODES, NORMAL, SLEEP, _attrs, _home_site
-from .power import band_power_coefficients, site_power_kw
+from .data import _attrs
 
 
 def site_level_data(data: xr.Dataset) -> xr.Dataset:
     """Add the site-level traffic and power data of this module to per-user model data."""
     n_sites = data.sizes["site"]
-    home = _home_site(data)
+    home = home_site(data)
     valid = home >= 0
     pair_home = data.pair_home.values
     home_pair = np.full(data.sizes["user"], -1)
@@ -67,9 +67,9 @@ def site_level_data(data: xr.Dataset) -> xr.Dataset:
     low = data.band_assisted.values.astype(bool)
     all_on = np.ones((n_sites, capacity.size), dtype=bool)
     low_on = np.broadcast_to(low, (n_sites, capacity.size))
-    normal_traffic = np.minimum(normal_share * site_demand, capacity.sum())[:, None] * capacity / capacity.sum()
+    normal_traffic = band_traffic_mbps(np.minimum(normal_share * site_demand, capacity.sum()), all_on, capacity)
     low_capacity = capacity[low].sum()
-    assisted_traffic = np.where(low, np.minimum(keep_share * site_demand, low_capacity)[:, None] * capacity / max(low_capacity, 1e-12), 0.0)
+    assisted_traffic = band_traffic_mbps(np.minimum(keep_share * site_demand, low_capacity), low_on, capacity)
     no = np.zeros(n_sites, dtype=bool)
     power = np.stack(
         [
@@ -80,7 +80,7 @@ def site_level_data(data: xr.Dataset) -> xr.Dataset:
         ],
         axis=1,
     )
-    _, utilisation_kw, traffic_kw_per_mbps = band_power_coefficients(data)
+    _, utilisation_kw, traffic_kw_per_mbps = (c.values for c in band_power_coefficients(data))
     per_mbps = float(data.power_scale) * float(((utilisation_kw / capacity + traffic_kw_per_mbps) * capacity / capacity.sum()).sum())
     room = np.maximum(capacity.sum() * (1.0 - float(data.helping_overhead)) - normal_share * site_demand, 0.0)
 

@@ -14,9 +14,10 @@ from typing import Callable
 import numpy as np
 import xarray as xr
 
+from ..config.scenario import Scenario
 from .controller import MSRCController
-from .scenario import Scenario
-from .simulate import Strategy, World, outage_metrics, simulate
+from .metrics import TABLE3_TIME_H, outage_metrics
+from .simulator import Strategy, World, simulate
 from .strategies import Independent, Static
 
 # metrics of the summary table: (variable, heading, format)
@@ -65,7 +66,7 @@ def run_outage(
     """
     if strategies is None:
         strategies = [make_strategy(name, scenario) for name in scenario.run.strategies]
-    world = World(scenario, inputs)
+    world = World(inputs)
     runs, times, stats, events = [], [], [], []
     for strategy in strategies:
         started = _time.perf_counter()
@@ -133,7 +134,7 @@ def summary_rows(results: xr.Dataset) -> tuple[list[str], list[list[str]]]:
             else:
                 cells.append(fmt.format(value))
         rows.append([heading, *cells])
-    at_h = float(results.table3_time.max()) if "table3_time" in results else 2.5
+    at_h = float(results.table3_time.max()) if "table3_time" in results else TABLE3_TIME_H
     for cls in results["class"].values:
         cells = [f"{float(results.served_share_table3.sel(strategy=s, **{'class': cls})):.1%}" for s in strategies]
         rows.append([f"served {cls} at {at_h:.2f} h", *cells])

@@ -477,15 +477,20 @@ class Formulation(Section):
         "vehicles", description="Plan EV model: every vehicle's energy, or a fleet per site."
     )
     exclusive_battery: bool = Field(True, description="Binary that forbids charging and discharging a battery at once.")
-    tangent_breakpoints: list[float] = Field(
-        default_factory=lambda: [0.0, 0.1, 0.25, 0.5, 0.75, 1.0],
+    tangent_breakpoints: list[float] | None = Field(
+        None,
         min_length=1,
-        description="Served ratios r/D where the tangent cuts of Eq. 27 touch log(1 + r/D).",
+        description=(
+            "Served ratios r/D where the tangent cuts of Eq. 27 (Stage 2) touch log(1 + r/D); "
+            "empty: the formulation's default, `msrc_model.formulation.LOG_UTILITY_BREAKPOINTS`."
+        ),
     )
 
     @field_validator("tangent_breakpoints")
     @classmethod
-    def _in_unit_interval(cls, value: list[float]) -> list[float]:
+    def _in_unit_interval(cls, value: list[float] | None) -> list[float] | None:
+        if value is None:
+            return None
         if any(not 0.0 <= v <= 1.0 for v in value):
             raise ValueError("breakpoints must lie in [0, 1]")
         return sorted(set(value))

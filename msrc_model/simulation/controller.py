@@ -46,13 +46,13 @@ import time as _time
 import numpy as np
 import xarray as xr
 
-from .formulation import model_data
-from .formulation.data import ASSISTED, HELPING, NORMAL, SLEEP
-from .formulation.site_level import site_level_data
-from .scenario import Scenario
-from .simulate import DARK, Decision, SolverEvent, State, World
-from .solve import highs_options, solve_model
-from .stages import build_dispatch, build_stage1, build_stage2
+from ..config.scenario import Scenario
+from ..formulation import model_data
+from ..formulation.site_level import site_level_data
+from ..physics import ASSISTED, DARK, HELPING, NORMAL, awake, needs_helper, peak_supply_kw
+from ..problems.solve import highs_options, solve_model
+from ..problems.stages import build_dispatch, build_stage1, build_stage2
+from .simulator import Decision, SolverEvent, State, World
 from .strategies import home_association
 
 
@@ -100,7 +100,7 @@ class MSRCController:
         self.band_on = np.ones((world.n_site, world.n_band), dtype=bool)
         self.dispatch_key: bytes | None = None
         self.ev_request = np.zeros(world.n_site)
-        self.price = np.full(world.n_site, world.price_base)
+        self.price = np.full(world.n_site, float(inputs.price_base_per_kwh))
 
         self.stage1_times: list[float] = []
         self.stage1_gaps: list[float] = []
@@ -113,13 +113,10 @@ class MSRCController:
         self._build_stage1()
 
         # what the controller may know about EVs: the statistics, not the realisation
-        ev = self.scenario.ev
-        mean_usable_kwh = ev.capacity_mean_kwh * max((ev.soc_initial_low + ev.soc_initial_high) / 2 - ev.soc_min, 0.0) * ev.efficiency
-        planned = ev.enabled and self.scenario.controller.plan_ev_arrivals
-        self.ev_rate_per_h = float(inputs.ev_arrival_rate_per_h) if planned else 0.0
-        self.ev_window_h = ev.arrival_window_h
-        self.ev_mean_stay_h = ev.mean_stay_h
-        self.ev_mean_usable_kwh = mean_usable_kwh
+        self.ev_rate_per_h = float(inputs.ev_arrival_rate_per_h) if c.plan_ev_arrivals else 0.0
+        self.ev_window_h = float(inputs.ev_arrival_window_h)
+        self.ev_mean_stay_h = float(inputs.ev_mean_stay_h)
+        self.ev_mean_usable_kwh = float(inputs.ev_expected_usable_kwh)
 
     # ------------------------------------------------------------------ helpers
     def _options(self, time_limit: float, solution_limit: int | None = None) -> dict:
@@ -140,15 +137,16 @@ class MSRCController:
         mu = max(self.ev_mean_stay_h, 1e-9)
         # parked EVs stay on average mu more hours (exponential stays are memoryless)
         stay = mu * (np.exp(-starts / mu) - np.exp(-ends / mu)) / (ends - starts)  # mean presence over each block
-        usable = np.where(state.parked, np.maximum(state.ev_kwh - w.ev_reserve, 0.0) * w.eta_ev, 0.0)
-        count_now = np.bincount(w.ev_site, weights=state.parked.astype(float), minlength=w.n_site)
-        energy_now = np.bincount(w.ev_site, weights=np.minimum(usable, w.ev_max_kw * mu), minlength=w.n_site)
+        evs = w.evs
+        usable = np.where(state.parked, evs.usable_kwh(state.ev_kwh), 0.0)
+        count_now = np.bincount(evs.site, weights=state.parked.astype(float), minlength=w.n_site)
+        energy_now = np.bincount(evs.site, weights=np.minimum(usable, evs.max_power_kw * mu), minlength=w.n_site)
         # arrivals expected at the known rate until the arrival window closes
         window_left_h = max(self.ev_window_h - now_h, 0.0)
         arrived_by_end = self.ev_rate_per_h * np.minimum(window_left_h, ends)
         present_new = self.ev_rate_per_h * mu * (1.0 - np.exp(-np.minimum(ends, window_left_h) / mu))
         count = count_now[:, None] * stay[None, :] + present_new[None, :]
-        power = np.minimum(w.v2x_limit_kw, w.ev_max_kw * count)
+        power = np.minimum(evs.v2x_limit_kw, evs.max_power_kw * count)
         energy = energy_now[:, None] + arrived_by_end[None, :] * self.ev_mean_usable_kwh
         coords = {"site": w.inputs.site.values, "time": self.data1.time.values}
         return (
@@ -160,13 +158,13 @@ class MSRCController:
         """Keep the last plan valid after sites went dark: drop their links, orphans go normal."""
         w = self.world
         self.links &= ~dark[w.edge_helper] & ~dark[w.edge_assisted]
-        client = np.isin(self.mode, (ASSISTED, SLEEP)) & ~dark
+        client = needs_helper(self.mode) & ~dark
         helped = np.bincount(w.edge_assisted[self.links], minlength=w.n_site) > 0
         self.mode = np.where(client & ~helped, NORMAL, self.mode)
         helping = self.mode == HELPING
         serving = np.bincount(w.edge_helper[self.links], minlength=w.n_site) > 0
         self.mode = np.where(helping & ~serving & ~dark, NORMAL, self.mode)
-        self.links &= (self.mode[w.edge_helper] == HELPING) & np.isin(self.mode[w.edge_assisted], (ASSISTED, SLEEP))
+        self.links &= (self.mode[w.edge_helper] == HELPING) & needs_helper(self.mode[w.edge_assisted])
 
     # ------------------------------------------------------------------ Stage 1
     def _build_stage1(self) -> None:
@@ -174,39 +172,30 @@ class MSRCController:
         w = self.world
         started = _time.perf_counter()
         zeros = xr.zeros_like(self.data1.site_mode_power_kw.sel(mode="normal", drop=True) * self.data1.time_step_h * xr.ones_like(self.data1.time, dtype=float))
-        self.stage1_model, self.stage1_block = build_stage1(
+        self.stage1_problem = build_stage1(
             self.data1,
             self.weights,
-            initial_battery_kwh=self._site_array(w.battery_initial),
+            initial_battery_kwh=self._site_array(w.battery.initial_kwh),
             ev_fleet=(zeros, zeros),
             dark=self._site_array(np.zeros(w.n_site, dtype=bool)),
             integer_blocks=1,
             every_step=True,
         )
-        self.stage1_eq26_rhs = self.stage1_model.constraints["msrc-eq26_min_over_sites"].rhs.copy()
         self.stage1_model_build_time = _time.perf_counter() - started
 
     def stage1(self, state: State) -> None:
         w = self.world
         started = _time.perf_counter()
-        model, block = self.stage1_model, self.stage1_block
+        problem = self.stage1_problem
+        model, block = problem.model, problem.block
         power, energy = self.ev_forecast(state)
         times = self.data1.time.values
-        battery = model.constraints["msrc-eq12_battery_first_step"]
-        battery.update(rhs=xr.ones_like(battery.rhs) * self._site_array(state.battery_kwh))
-        model.variables["msrc-ev_fleet_power"].update(upper=power)
-        model.constraints["msrc-eq14_fleet_energy"].update(rhs=energy)
-        dark = self._site_array(state.dark.astype(float)) * xr.ones_like(block.data.time, dtype=float)
-        model.variables["msrc-dark"].update(lower=dark, upper=dark)
-        switch = model.constraints["msrc-eq18_mode_switch_first"]
-        initial = np.where(state.dark, DARK, self.mode)
-        onehot = xr.DataArray(
-            (initial[:, None] == np.arange(len(block.data.mode))[None, :]).astype(float),
-            dims=("site", "mode"), coords={"site": w.inputs.site.values, "mode": block.data.mode.values},
+        problem.set_state(
+            battery_kwh=self._site_array(state.battery_kwh),
+            ev_fleet=(power, energy),
+            dark=self._site_array(state.dark),
+            mode_before=self._site_array(np.where(state.dark, DARK, self.mode)),
         )
-        switch.update(rhs=-(xr.ones_like(switch.rhs) * onehot))
-        eq26 = model.constraints["msrc-eq26_min_over_sites"]
-        eq26.update(rhs=self.stage1_eq26_rhs.where(~self._site_array(state.dark), 1e6))
         self.stage1_update_times.append(_time.perf_counter() - started)
         limit = self.scenario.controller.stage1_time_limit_s
         if any(abs(state.time_s - t) < 1e-9 for t in self.fail_stage1_at_s):
@@ -223,7 +212,7 @@ class MSRCController:
         gamma = block.variables["mode"].solution.sel(time=times[0]).transpose("site", "mode").values
         mode = np.where(state.dark, NORMAL, np.argmax(gamma, axis=1))
         links = block.expressions["link_at_arc"].solution.sel(time=times[0]).values > 0.5
-        client = np.isin(mode, (ASSISTED, SLEEP))
+        client = needs_helper(mode)
         links &= w.kappa_ok & (mode[w.edge_helper] == HELPING) & client[w.edge_assisted]
         links &= ~state.dark[w.edge_helper] & ~state.dark[w.edge_assisted]
         self.mode, self.links = mode, links
@@ -238,7 +227,7 @@ class MSRCController:
         helper_for[w.edge_helper[dark_neighbour], w.edge_assisted[dark_neighbour]] = True
         home = w.home[w.pair_user]
         own = w.pair_site == home
-        nominal = w.inputs.pair_in_normal_radius.values
+        nominal = w.coverage[:, NORMAL]
         helps = helper_for[w.pair_site, np.maximum(home, 0)] & (home >= 0)
         return own | nominal | helps
 
@@ -251,7 +240,8 @@ class MSRCController:
         # the radio problem never charges a battery: no charge/discharge binary
         integer_carriers = self.scenario.controller.stage2_integer_carriers
         model, block = build_stage2(
-            data, fixed, self.weights, binary_association=False, exclusive_battery=False, integer_carriers=integer_carriers
+            data, fixed, self.weights, binary_association=False, exclusive_battery=False, integer_carriers=integer_carriers,
+            breakpoints=self.scenario.formulation.tangent_breakpoints,
         )
         self.radio_build_times.append(_time.perf_counter() - started)
         limit = self.scenario.controller.stage2_time_limit_s
@@ -282,10 +272,10 @@ class MSRCController:
     def _repair_radio(self, modes: np.ndarray) -> None:
         """Keep the last radio decision valid under new modes: carriers by Eqs. 24-25, users on covering sites."""
         w = self.world
-        awake = (modes != SLEEP) & (modes != DARK)
-        band_on = self.band_on & awake[:, None]
+        is_awake = awake(modes)
+        band_on = self.band_on & is_awake[:, None]
         band_on[modes == ASSISTED] &= w.low_bands
-        empty = awake & ~band_on.any(axis=1)
+        empty = is_awake & ~band_on.any(axis=1)
         band_on[empty] = np.where(modes[empty, None] == ASSISTED, w.low_bands, True)
         band_on[modes == HELPING, int(np.argmax(w.inputs.band_reach_m.values))] = True  # Eq. 5: helpers keep their widest band
         self.band_on = band_on
@@ -302,8 +292,8 @@ class MSRCController:
             self.dispatch_reused += 1
             return
         inputs = w.inputs
-        peak = (float(inputs.battery_max_discharge_kw) + float(inputs.ev_v2x_limit_kw)) * w.n_site
-        cost_scale = float(self.price.max()) * max(w.v2x_limit_kw, 1e-9) * w.n_site
+        peak = peak_supply_kw(inputs)
+        cost_scale = float(self.price.max()) * max(w.evs.v2x_limit_kw, 1e-9) * w.n_site
         model = build_dispatch(
             load, battery_available, ev_available, self.price, self.weights, battery_scale_kw=peak, cost_scale=cost_scale
         )

@@ -13,12 +13,12 @@ complete scenario YAML, so the file alone says how it was made::
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Mapping
 
 import xarray as xr
+
+from .atomic import atomic_write
 
 INPUTS_GROUP = "inputs"
 RESULTS_GROUP = "results"
@@ -33,9 +33,9 @@ def write_netcdf(
 ) -> Path:
     """Write inputs and/or results to one NetCDF-4 file, atomically.
 
-    The data go to a temporary file in the target folder, which is renamed
-    onto ``path`` only once complete: an interrupted or failed write never
-    leaves a partial file under the final name (nor a stray temporary file).
+    Written through :func:`msrc_model.files.atomic.atomic_write`: an
+    interrupted or failed write never leaves a partial file under the final
+    name (nor a stray temporary file).
 
     Parameters
     ----------
@@ -54,30 +54,15 @@ def write_netcdf(
     if inputs is None and results is None:
         raise ValueError("nothing to write: give inputs, results or both")
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     groups: dict[str, xr.Dataset] = {"/": xr.Dataset(attrs=dict(attrs or {}))}
     if inputs is not None:
         groups[f"/{INPUTS_GROUP}"] = inputs
     if results is not None:
         groups[f"/{RESULTS_GROUP}"] = results
     tree = xr.DataTree.from_dict(groups)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    os.close(handle)
-    try:
+    with atomic_write(path) as temporary:
         tree.to_netcdf(temporary, engine="netcdf4", mode="w")
-        publish(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
     return path
-
-
-def publish(temporary: str | Path, path: str | Path) -> None:
-    """Rename a finished temporary file onto ``path`` with the usual permissions (the umask's, not mkstemp's 0600)."""
-    mask = os.umask(0)
-    os.umask(mask)
-    os.chmod(temporary, 0o666 & ~mask)
-    os.replace(temporary, path)
 
 
 def read_netcdf(path: str | Path) -> tuple[xr.Dataset | None, xr.Dataset | None, dict[str, str]]:

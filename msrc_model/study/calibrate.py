@@ -17,8 +17,9 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .errors import Issue, ScenarioError
-from .loader import LoadedScenario, load_scenario
+from ..config.errors import Issue, ScenarioError
+from ..config.loader import LoadedScenario, load_scenario
+from .report import PAPER_TABLE2
 from .sweep import Point, execute, point_scenario_yaml, run_point
 
 
@@ -55,7 +56,7 @@ def calibrate_power_scale(
     *,
     cell: dict[str, str],
     strategy: str = "independent",
-    target_h: float = 2.5,
+    target_h: float = PAPER_TABLE2["medium"]["independent"],
     tolerance_h: float = 0.01,
     max_evaluations: int = 8,
     progress: Callable[[float, float], None] | None = None,

@@ -17,12 +17,12 @@ import linopy
 import numpy as np
 import xarray as xr
 
-from .formulation import MODES, MSRCBlock, add_msrc
-from .scenario import Scenario
+from ..config.scenario import Scenario
+from ..formulation import MSRCBlock, add_msrc
+from ..physics import DARK, MODE_NAMES
 from .solve import SolveReport, highs_options, solve_model
 
-DARK = len(MODES)
-MODE_FLAGS = {"flag_values": np.arange(DARK + 1, dtype=np.int8), "flag_meanings": " ".join((*MODES, "dark"))}
+MODE_FLAGS = {"flag_values": np.arange(len(MODE_NAMES), dtype=np.int8), "flag_meanings": " ".join(MODE_NAMES)}
 
 
 def _attrs(units: str, long_name: str, **extra) -> dict:

@@ -24,8 +24,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .formulation.data import ASSISTED, HELPING, NORMAL
-from .simulate import Decision, SolverEvent, State, World
+from ..physics import ASSISTED, HELPING, NORMAL
+from .simulator import Decision, SolverEvent, State, World
 
 
 def home_association(world: World) -> np.ndarray:

@@ -14,8 +14,12 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from ..files.atomic import atomic_write
+from ..physics import MODE_NAMES
+from ..simulation.metrics import TABLE3_TIME_H
+
 MODE_COLOURS = ["#4c72b0", "#55a868", "#dd8452", "#8172b3", "#222222"]  # normal, helping, assisted, sleep, dark
-MODE_NAMES = ["normal", "helping", "assisted", "deep sleep", "dark"]
+MODE_LABELS = ["deep sleep" if name == "sleep" else name for name in MODE_NAMES]  # legend text, by mode code
 
 
 def _pyplot():
@@ -28,13 +32,9 @@ def _pyplot():
 
 
 def _save(fig, path: Path, dpi: int) -> None:
-    """Write the figure next to its target and rename it into place (no partial PNG)."""
-    temporary = path.with_name(f".{path.stem}.partial.png")
-    try:
-        fig.savefig(temporary, dpi=dpi)
-        temporary.replace(path)
-    finally:
-        temporary.unlink(missing_ok=True)
+    """Write the figure as a PNG atomically (no partial file)."""
+    with atomic_write(path) as temporary:
+        fig.savefig(temporary, dpi=dpi, format="png")
 
 
 def plot_battery_energy(results: xr.Dataset, path: Path) -> Path:
@@ -64,7 +64,7 @@ def plot_mode_map(results: xr.Dataset, path: Path) -> Path:
     strategies = results.strategy.values
     fig, axes = plt.subplots(len(strategies), 1, figsize=(9, 1.2 + 2.0 * len(strategies)), squeeze=False, sharex=True)
     cmap = ListedColormap(MODE_COLOURS)
-    norm = BoundaryNorm(np.arange(-0.5, 5.5), cmap.N)
+    norm = BoundaryNorm(np.arange(-0.5, len(MODE_NAMES)), cmap.N)
     hours = results.time.values / 3600.0
     for ax, strategy in zip(axes[:, 0], strategies):
         mode = results["mode"].sel(strategy=strategy).transpose("site", "time").values
@@ -72,8 +72,8 @@ def plot_mode_map(results: xr.Dataset, path: Path) -> Path:
                           extent=(hours[0], hours[-1] + (hours[1] - hours[0] if hours.size > 1 else 0), mode.shape[0] - 0.5, -0.5))
         ax.set_ylabel(f"{strategy}\nsite")
     axes[-1, 0].set_xlabel("time since the outage start (h)")
-    colourbar = fig.colorbar(image, ax=axes[:, 0], ticks=range(5))
-    colourbar.ax.set_yticklabels(MODE_NAMES)
+    colourbar = fig.colorbar(image, ax=axes[:, 0], ticks=range(len(MODE_NAMES)))
+    colourbar.ax.set_yticklabels(MODE_LABELS)
     fig.suptitle("Mode of every site over time")
     _save(fig, path, 120)
     plt.close(fig)
@@ -110,7 +110,7 @@ def plot_site_map(results: xr.Dataset, inputs: xr.Dataset, path: Path, at_h: flo
         ax.set_title(f"{strategy}, t = {results.time.values[step] / 3600.0:.2f} h")
         ax.set_xlabel("x (m)")
         ax.set_ylabel("y (m)")
-    handles = [plt.Line2D([], [], marker="o", linestyle="", color=c, label=n) for c, n in zip(MODE_COLOURS, MODE_NAMES)]
+    handles = [plt.Line2D([], [], marker="o", linestyle="", color=c, label=n) for c, n in zip(MODE_COLOURS, MODE_LABELS)]
     fig.legend(handles=handles, loc="lower center", ncol=5)
     fig.tight_layout(rect=(0, 0.06, 1, 1))
     _save(fig, path, 110)
@@ -118,7 +118,7 @@ def plot_site_map(results: xr.Dataset, inputs: xr.Dataset, path: Path, at_h: flo
     return path
 
 
-def write_plots(results: xr.Dataset, inputs: xr.Dataset | None, folder: Path, at_h: float = 2.5) -> list[Path]:
+def write_plots(results: xr.Dataset, inputs: xr.Dataset | None, folder: Path, at_h: float = TABLE3_TIME_H) -> list[Path]:
     """Write every figure of this module into ``folder``; returns the files written."""
     folder.mkdir(parents=True, exist_ok=True)
     written = [plot_battery_energy(results, folder / "battery_energy.png"), plot_mode_map(results, folder / "modes.png")]

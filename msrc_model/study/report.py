@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import csv
 import io
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import xarray as xr
 
-from .netcdf import publish
+from ..files.atomic import atomic_write
+from ..simulation.metrics import TABLE3_TIME_H
 
 # The paper's numbers (Tables II-IV). Strategies in the paper's column order.
 STRATEGY_HEADINGS = {"independent": "Indep.", "static": "Static LB", "msrc": "MSRC"}
@@ -214,7 +213,7 @@ def render_markdown(results: xr.Dataset, source: str = "") -> str:
     loads = [str(v) for v in results["load"].values] if "load" in results.dims else []
     at = "medium" if "medium" in loads else (loads[0] if loads else None)
     where = f"load {at}" if at is not None else "all points"
-    at_h = float(_select(results, at)["table3_time_mean"].max()) if "table3_time_mean" in results else 2.5
+    at_h = float(_select(results, at)["table3_time_mean"].max()) if "table3_time_mean" in results else TABLE3_TIME_H
     w(f"## Table III: served share per class at t = {at_h:.2f} h, {where} (%)\n\n")
     w(head.format("Service class") + rule)
     for cls in dict.fromkeys(c.row for c in cells if c.table == "III"):
@@ -244,14 +243,8 @@ def write_csv(cells: list[Cell], table: str, path: Path) -> None:
 
 
 def _write_text(path: Path, text: str) -> None:
-    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        publish(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with atomic_write(path) as temporary:
+        temporary.write_text(text, encoding="utf-8")
 
 
 def write_report(results: xr.Dataset, folder: Path, source: str = "") -> list[Path]:

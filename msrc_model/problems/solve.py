@@ -17,7 +17,7 @@ from typing import Any
 
 import linopy
 
-from .scenario import Solver
+from ..config.scenario import Solver
 
 
 @dataclass

@@ -33,8 +33,6 @@ import contextlib
 import hashlib
 import itertools
 import json
-import os
-import tempfile
 import time as _time
 import traceback
 from dataclasses import dataclass
@@ -44,9 +42,9 @@ from typing import Any, Callable, Iterator
 import numpy as np
 import xarray as xr
 
-from .loader import LoadedScenario, load_scenario, scenario_to_yaml
-from .netcdf import publish
-from .scenario import Scenario
+from ..config.loader import LoadedScenario, load_scenario, scenario_to_yaml
+from ..files.atomic import atomic_write
+from ..config.scenario import Scenario
 
 # per-point metrics kept in a sweep: (variable, dims besides strategy)
 POINT_METRICS = (
@@ -82,7 +80,7 @@ class Point:
     @property
     def key(self) -> str:
         """Content hash: the point's complete scenario, trial and the msrc version."""
-        from .inputs import msrc_version
+        from ..inputs import msrc_version
 
         text = json.dumps([self.scenario_yaml, self.trial, msrc_version()])
         return hashlib.sha256(text.encode()).hexdigest()[:16]
@@ -148,9 +146,9 @@ def run_point(scenario_yaml: str, trial: int) -> xr.Dataset:
     """
     import logging
 
-    from .inputs import build_inputs
-    from .loader import scenario_from_yaml
-    from .outage import run_outage
+    from ..inputs import build_inputs
+    from ..config.loader import scenario_from_yaml
+    from ..simulation.outage import run_outage
 
     logging.getLogger("linopy").setLevel(logging.ERROR)
     started = _time.perf_counter()
@@ -174,15 +172,8 @@ def run_point(scenario_yaml: str, trial: int) -> xr.Dataset:
 
 
 def _write_atomic(dataset: xr.Dataset, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        dataset.to_netcdf(temp, engine="netcdf4")
-        publish(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path) as temporary:
+        dataset.to_netcdf(temporary, engine="netcdf4")
 
 
 def points_folder(output: Path) -> Path:

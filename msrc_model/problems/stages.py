@@ -10,13 +10,16 @@ and solved by HiGHS.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import linopy
 import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .formulation import MSRCBlock, add_msrc
-from .formulation.data import coverage_in_modes
+from ..formulation import MSRCBlock, add_msrc
+from ..formulation.context import loosest_rhs
+from ..formulation.data import coverage_in_modes
 
 
 def usable_pairs(data: xr.Dataset, modes: xr.DataArray) -> xr.Dataset:
@@ -32,7 +35,7 @@ def build_stage2(
     *,
     initial_battery_kwh: xr.DataArray | None = None,
     initial_ev_kwh: xr.DataArray | None = None,
-    breakpoints=(0.0, 0.1, 0.25, 0.5, 0.75, 1.0),
+    breakpoints=None,
     binary_association: bool = True,
     exclusive_battery: bool = True,
     integer_carriers: bool = True,
@@ -54,6 +57,81 @@ def build_stage2(
     return model, block
 
 
+@dataclass(frozen=True)
+class Stage1Handles:
+    """The parts of the Stage-1 model that change from one call to the next.
+
+    Attributes
+    ----------
+    battery_first_step:
+        Eq. 12 at the first block; right-hand side: battery energy now (kWh, site).
+    fleet_power:
+        EV fleet power (kW, site x block); upper bound: the forecast V2G power.
+    fleet_energy:
+        Cumulative fleet energy (Eq. 14); right-hand side: the forecast usable energy (kWh, site x block).
+    dark:
+        Dark state (site x block); both bounds: the sites dark now.
+    mode_switch_first:
+        Eq. 18 switch counter at the first block; right-hand side: minus the one-hot mode before the call.
+    eq26_min_over_sites:
+        Eq. 26 rows (site x block end); a dark site's rows are switched off.
+    eq26_rhs:
+        The Eq. 26 right-hand side with every site in the minimum.
+    eq26_off_rhs:
+        The right-hand side that switches a row off: the largest value its left side takes within the
+        variable bounds (:func:`msrc_model.formulation.context.loosest_rhs`), finite.
+    """
+
+    battery_first_step: linopy.Constraint
+    fleet_power: linopy.Variable
+    fleet_energy: linopy.Constraint
+    dark: linopy.Variable
+    mode_switch_first: linopy.Constraint
+    eq26_min_over_sites: linopy.Constraint
+    eq26_rhs: xr.DataArray
+    eq26_off_rhs: xr.DataArray
+
+
+@dataclass
+class Stage1Problem:
+    """The Stage-1 model, built once, and the handles through which each call sets its state."""
+
+    model: linopy.Model
+    block: MSRCBlock
+    handles: Stage1Handles
+
+    def set_state(
+        self, battery_kwh: xr.DataArray, ev_fleet: tuple[xr.DataArray, xr.DataArray], dark: xr.DataArray, mode_before: xr.DataArray
+    ) -> None:
+        """Set the model's data for one call: only bounds and right-hand sides change.
+
+        Parameters
+        ----------
+        battery_kwh:
+            (site,) battery energy now, kWh.
+        ev_fleet:
+            (power limit kW, cumulative usable energy kWh) per site and block.
+        dark:
+            (site,) bool, sites out of energy: dark throughout, left out of Eq. 26.
+        mode_before:
+            (site,) mode code before the call (:mod:`msrc_model.physics.modes`), for the switch counter.
+        """
+        h = self.handles
+        h.battery_first_step.update(rhs=xr.ones_like(h.battery_first_step.rhs) * battery_kwh)
+        power, energy = ev_fleet
+        h.fleet_power.update(upper=power)
+        h.fleet_energy.update(rhs=energy)
+        dark_share = dark.astype(float) * xr.ones_like(self.block.data.time, dtype=float)
+        h.dark.update(lower=dark_share, upper=dark_share)
+        modes = self.block.data.mode
+        onehot = xr.DataArray(
+            (np.asarray(mode_before)[:, None] == np.arange(modes.size)[None, :]).astype(float),
+            dims=("site", "mode"), coords={"site": self.block.data.site.values, "mode": modes.values},
+        )
+        h.mode_switch_first.update(rhs=-(xr.ones_like(h.mode_switch_first.rhs) * onehot))
+        h.eq26_min_over_sites.update(rhs=h.eq26_rhs.where(~dark.astype(bool), h.eq26_off_rhs))
+
+
 def build_stage1(
     data: xr.Dataset,
     weights: dict[str, float],
@@ -65,7 +143,7 @@ def build_stage1(
     dark: xr.DataArray | None = None,
     integer_blocks: int | None = None,
     every_step: bool = False,
-) -> tuple[linopy.Model, MSRCBlock]:
+) -> Stage1Problem:
     """Stage 1 over the steps of ``data`` (e.g. 6 x 1 h): modes and links from site-level traffic.
 
     Site power per mode and offload flows between sites
@@ -76,7 +154,8 @@ def build_stage1(
     modes are binary in that many first blocks only; later blocks plan the
     share of time each site spends in each mode (move blocking). With
     ``every_step`` Eq. 26's minimum runs over every block end, not only the
-    horizon's.
+    horizon's. The model is returned with the handles a caller needs to
+    solve it again and again from new states (:class:`Stage1Problem`).
     """
     model = linopy.Model()
     block = add_msrc(
@@ -97,7 +176,18 @@ def build_stage1(
         model.add_constraints(mode.sel(time=first) - binary == 0, name="msrc-mode_binary_blocks")
     alive = None if dark is None else ~dark.astype(bool)
     model.add_objective(100.0 * block.stage1_objective(weights, power_estimate_kw, alive, every_step=every_step), sense="max")
-    return model, block
+    eq26 = block.constraints["eq26_min_over_sites"]
+    handles = Stage1Handles(
+        battery_first_step=block.constraints["eq12_battery_first_step"],
+        fleet_power=block.variables["ev_fleet_power"],
+        fleet_energy=block.constraints["eq14_fleet_energy"],
+        dark=block.variables["dark"],
+        mode_switch_first=block.constraints["eq18_mode_switch_first"],
+        eq26_min_over_sites=eq26,
+        eq26_rhs=eq26.rhs.copy(),
+        eq26_off_rhs=loosest_rhs(model, eq26),
+    )
+    return Stage1Problem(model, block, handles)
 
 
 def build_dispatch(

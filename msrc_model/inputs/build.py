@@ -38,8 +38,8 @@ import xarray as xr
 from scipy import stats
 
 from . import geometry, radio
-from .loader import scenario_to_yaml
-from .scenario import ConstantDemand, Scenario
+from ..config.loader import scenario_to_yaml
+from ..config.scenario import ConstantDemand, Scenario
 
 # Sites ranked below this many stronger sites at a user are not candidate servers.
 CANDIDATE_SITES_PER_USER = 8
@@ -448,6 +448,12 @@ def build_inputs(scenario: Scenario, trial: int = 0) -> xr.Dataset:
         "ev_arrival_rate_per_h": _var(
             (), ev.arrivals_per_site / ev.arrival_window_h if ev.enabled else 0.0, "1/h",
             "expected EV arrivals per site and hour (what a controller may know)",
+        ),
+        "ev_arrival_window_h": _var((), ev.arrival_window_h, "h", "EVs arrive within this time after the outage start (what a controller may know)"),
+        "ev_mean_stay_h": _var((), ev.mean_stay_h, "h", "mean parking time of an EV (what a controller may know)"),
+        "ev_expected_usable_kwh": _var(
+            (), ev.capacity_mean_kwh * max((ev.soc_initial_low + ev.soc_initial_high) / 2 - ev.soc_min, 0.0) * ev.efficiency, "kWh",
+            "usable V2G energy an arriving EV brings on average, at the bus (what a controller may know)",
         ),
         "price_base_per_kwh": _var((), scenario.pricing.base_price_per_kwh, "currency/kWh", "rho_base (Eq. 16)"),
         "price_urgency_alpha": _var((), scenario.pricing.urgency_alpha, "1", "alpha_urg (Eq. 16)"),

@@ -1,0 +1,1 @@
+"""Files: atomic writing and the NetCDF layout (``/inputs`` and ``/results`` groups)."""

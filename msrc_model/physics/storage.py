@@ -1,0 +1,114 @@
+"""Site batteries and parked EVs: limits and efficiencies (Eqs. 12-15).
+
+Energies are kWh in the battery; powers are kW at the site bus. A battery
+gives ``eta_dis`` kWh at the bus per kWh it loses and never goes below
+SOC_min E_SB (Eqs. 12-13); an EV gives ``eta_ev`` kWh per kWh it loses and
+never goes below its driver's reserve, SOC_e^min E_e^nom, or its energy on
+arrival if that is lower (Eq. 14); the EVs of a site give at most the site's
+V2X limit together (Eq. 15).
+
+:class:`BatteryLimits` and :class:`EVLimits` hold these numbers for a
+realisation as numpy arrays; the formulation reads the same numbers through
+:func:`battery_floor_kwh` and :func:`ev_reserve_kwh`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import xarray as xr
+
+
+def battery_floor_kwh(data: xr.Dataset) -> xr.DataArray:
+    """SOC_min E_SB per site, kWh: the energy a battery keeps (Eq. 13)."""
+    return (float(data.battery_soc_min) * data.battery_capacity_kwh).assign_attrs(units="kWh", long_name="battery energy floor SOC_min E_SB")
+
+
+def ev_reserve_kwh(data: xr.Dataset) -> xr.DataArray:
+    """Per EV, kWh: the driver's reserve SOC_e^min E_e^nom, or the energy on arrival if lower (Eq. 14)."""
+    soc = xr.where(data.ev_soc_min < data.ev_soc_initial, data.ev_soc_min, data.ev_soc_initial)
+    return (soc * data.ev_capacity_kwh).assign_attrs(units="kWh", long_name="EV energy kept for the driver")
+
+
+def peak_supply_kw(data: xr.Dataset) -> float:
+    """The most power (kW) the cluster's stores can give at once: every battery at P_dis^max and every site's V2X limit."""
+    return (float(data.battery_max_discharge_kw) + float(data.ev_v2x_limit_kw)) * data.sizes["site"]
+
+
+def usable_energy_kwh(energy_kwh, floor_kwh, efficiency):
+    """Energy (kWh at the bus) a store holds above its floor: ``max(E - E_floor, 0) eta``."""
+    return np.maximum(energy_kwh - floor_kwh, 0.0) * efficiency
+
+
+@dataclass(frozen=True)
+class BatteryLimits:
+    """The site batteries of a realisation (per site, numpy)."""
+
+    capacity_kwh: np.ndarray
+    initial_kwh: np.ndarray
+    floor_kwh: np.ndarray
+    discharge_efficiency: float
+    max_discharge_kw: float
+
+    @classmethod
+    def from_data(cls, data: xr.Dataset) -> BatteryLimits:
+        capacity = data.battery_capacity_kwh.values
+        return cls(
+            capacity_kwh=capacity,
+            initial_kwh=data.battery_soc_initial.values * capacity,
+            floor_kwh=battery_floor_kwh(data).values,
+            discharge_efficiency=float(data.battery_discharge_efficiency),
+            max_discharge_kw=float(data.battery_max_discharge_kw),
+        )
+
+    def usable_kwh(self, energy_kwh: np.ndarray) -> np.ndarray:
+        """Energy each battery can still give at the bus, kWh."""
+        return usable_energy_kwh(energy_kwh, self.floor_kwh, self.discharge_efficiency)
+
+    def available_kw(self, energy_kwh: np.ndarray, step_h: float) -> np.ndarray:
+        """Power (kW at the bus) each battery can hold for a step of ``step_h`` hours above SOC_min."""
+        return np.minimum(self.max_discharge_kw, self.usable_kwh(energy_kwh) / step_h)
+
+    def energy_after(self, energy_kwh: np.ndarray, bus_kw: np.ndarray, step_h: float) -> np.ndarray:
+        """Battery energy (kWh) after giving ``bus_kw`` at the bus for ``step_h`` hours (Eq. 12, discharge)."""
+        return energy_kwh - bus_kw * step_h / self.discharge_efficiency
+
+
+@dataclass(frozen=True)
+class EVLimits:
+    """The EVs of a realisation (per EV, numpy) and the sites' V2X limit."""
+
+    site: np.ndarray
+    initial_kwh: np.ndarray
+    reserve_kwh: np.ndarray
+    efficiency: float
+    max_power_kw: float
+    v2x_limit_kw: float
+    n_site: int
+
+    @classmethod
+    def from_data(cls, data: xr.Dataset) -> EVLimits:
+        return cls(
+            site=data.ev_site.values,
+            initial_kwh=data.ev_soc_initial.values * data.ev_capacity_kwh.values,
+            reserve_kwh=ev_reserve_kwh(data).values,
+            efficiency=float(data.ev_efficiency),
+            max_power_kw=float(data.ev_max_power_kw),
+            v2x_limit_kw=float(data.ev_v2x_limit_kw),
+            n_site=data.sizes["site"],
+        )
+
+    def usable_kwh(self, energy_kwh: np.ndarray) -> np.ndarray:
+        """Energy each EV can still give at the bus above its reserve, kWh."""
+        return usable_energy_kwh(energy_kwh, self.reserve_kwh, self.efficiency)
+
+    def available_kw(self, energy_kwh: np.ndarray, parked: np.ndarray, step_h: float) -> tuple[np.ndarray, np.ndarray]:
+        """Per EV and per site, the V2G power (kW at the bus) parked EVs can hold for one step (Eqs. 14-15)."""
+        per_ev = np.where(parked, np.minimum(self.max_power_kw, self.usable_kwh(energy_kwh) / step_h), 0.0)
+        per_site = np.minimum(np.bincount(self.site, weights=per_ev, minlength=self.n_site), self.v2x_limit_kw)
+        return per_ev, per_site
+
+    def energy_drawn_kwh(self, bus_kw: np.ndarray, step_h: float) -> np.ndarray:
+        """Energy (kWh) EVs lose to give ``bus_kw`` at the bus for ``step_h`` hours."""
+        return bus_kw * step_h / self.efficiency

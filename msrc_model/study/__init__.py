@@ -1,0 +1,1 @@
+"""Studies over many runs: Monte Carlo sweeps on Dask, calibration, the report, the figures."""
