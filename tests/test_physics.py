@@ -24,6 +24,8 @@ from msrc_model.physics import (
     BatteryLimits,
     EVLimits,
     awake,
+    battery_initial_kwh,
+    ev_arrival_kwh,
     band_power_coefficients,
     band_traffic_mbps,
     battery_floor_kwh,
@@ -166,6 +168,11 @@ def test_battery_limits_by_hand(cluster):
     np.testing.assert_allclose(battery.available_kw(energy, 0.5), [3.0, 1.8])  # min(3, 10.8), min(3, 1.8)
     # giving 3 kW and 1.8 kW at the bus for half an hour costs 1.5 / 0.9 and 0.9 / 0.9 kWh
     np.testing.assert_allclose(battery.energy_after(energy, np.array([3.0, 1.8]), 0.5), [8.0 - 1.5 / 0.9, 4.0])
+
+
+def test_initial_energies(cluster):
+    np.testing.assert_allclose(battery_initial_kwh(cluster), [8.0, 16.0])  # 0.8 x 10, 0.8 x 20
+    np.testing.assert_allclose(ev_arrival_kwh(cluster), [25.0, 5.0, 24.0])  # 0.5 x 50, 0.1 x 50, 0.6 x 40
 
 
 def test_ev_reserve_is_the_lower_of_the_drivers_and_the_arrival_energy(cluster):

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import xarray as xr
 
-from ..physics import battery_floor_kwh, ev_reserve_kwh, usable_energy_kwh
+from ..physics import battery_floor_kwh, battery_initial_kwh, ev_arrival_kwh, ev_reserve_kwh, usable_energy_kwh
 from .context import Context, total_by
 
 
@@ -55,7 +55,7 @@ def add_battery(
         ctx.add_constraints(
             "eq13_discharge_when_not_charging", discharge + float(data.battery_max_discharge_kw) * charging <= float(data.battery_max_discharge_kw)
         )
-    start = data.battery_soc_initial * capacity if initial_energy_kwh is None else initial_energy_kwh
+    start = battery_initial_kwh(data) if initial_energy_kwh is None else initial_energy_kwh
     step = ctx.step_h
     flow = (float(data.battery_charge_efficiency) * charge - discharge / float(data.battery_discharge_efficiency)) * step
     first = data[t].values[:1]
@@ -72,7 +72,7 @@ def add_evs(ctx: Context, initial_energy_kwh: xr.DataArray | None = None) -> Non
     max_power = float(data.ev_max_power_kw) * data.ev_presence
     discharge = ctx.add_variables("ev_discharge", ("ev", t), lower=0.0, upper=max_power)
     charge = ctx.add_variables("ev_charge", ("ev", t), lower=0.0, upper=max_power)
-    start = data.ev_soc_initial * data.ev_capacity_kwh if initial_energy_kwh is None else initial_energy_kwh
+    start = ev_arrival_kwh(data) if initial_energy_kwh is None else initial_energy_kwh
     reserve = ev_reserve_kwh(data)
     energy = ctx.add_variables(
         "ev_energy", ("ev", t), lower=xr.ones_like(data.ev_presence) * reserve, upper=xr.ones_like(data.ev_presence) * data.ev_capacity_kwh
@@ -126,7 +126,7 @@ def fleet_limits(data: xr.Dataset, initial_ev_kwh: xr.DataArray | None = None) -
     presence = data.ev_presence
     power = (float(data.ev_max_power_kw) * presence).groupby(site_label).sum().reindex(site=sites.values, fill_value=0.0)
     power = power.clip(max=float(data.ev_v2x_limit_kw))
-    start = data.ev_soc_initial * data.ev_capacity_kwh if initial_ev_kwh is None else initial_ev_kwh
+    start = ev_arrival_kwh(data) if initial_ev_kwh is None else initial_ev_kwh
     usable = usable_energy_kwh(start, ev_reserve_kwh(data), float(data.ev_efficiency))
     offered = (presence > 0).cumsum(t) > 0  # the EV has arrived by this step
     energy = (usable * offered).groupby(site_label).sum().reindex(site=sites.values, fill_value=0.0)

@@ -21,7 +21,16 @@ from .coverage import home_site, pair_mode_coverage
 from .modes import ASSISTED, DARK, HELPING, MODE_NAMES, MODES, NORMAL, SLEEP, awake, needs_helper
 from .power import band_power_coefficients, band_traffic_mbps, reference_site_power_kw, site_power_kw
 from .price import remaining_time_h, v2g_price_per_kwh
-from .storage import BatteryLimits, EVLimits, battery_floor_kwh, ev_reserve_kwh, peak_supply_kw, usable_energy_kwh
+from .storage import (
+    BatteryLimits,
+    EVLimits,
+    battery_floor_kwh,
+    battery_initial_kwh,
+    ev_arrival_kwh,
+    ev_reserve_kwh,
+    peak_supply_kw,
+    usable_energy_kwh,
+)
 
 __all__ = [
     "ASSISTED",
@@ -37,6 +46,8 @@ __all__ = [
     "band_power_coefficients",
     "band_traffic_mbps",
     "battery_floor_kwh",
+    "battery_initial_kwh",
+    "ev_arrival_kwh",
     "ev_reserve_kwh",
     "home_site",
     "needs_helper",

@@ -20,6 +20,16 @@ import numpy as np
 import xarray as xr
 
 
+def battery_initial_kwh(data: xr.Dataset) -> xr.DataArray:
+    """SOC_0 E_SB per site, kWh: the battery energy at the outage start."""
+    return (data.battery_soc_initial * data.battery_capacity_kwh).assign_attrs(units="kWh", long_name="battery energy at the outage start")
+
+
+def ev_arrival_kwh(data: xr.Dataset) -> xr.DataArray:
+    """Per EV, kWh: the energy it brings when it parks."""
+    return (data.ev_soc_initial * data.ev_capacity_kwh).assign_attrs(units="kWh", long_name="EV energy on arrival")
+
+
 def battery_floor_kwh(data: xr.Dataset) -> xr.DataArray:
     """SOC_min E_SB per site, kWh: the energy a battery keeps (Eq. 13)."""
     return (float(data.battery_soc_min) * data.battery_capacity_kwh).assign_attrs(units="kWh", long_name="battery energy floor SOC_min E_SB")
@@ -56,7 +66,7 @@ class BatteryLimits:
         capacity = data.battery_capacity_kwh.values
         return cls(
             capacity_kwh=capacity,
-            initial_kwh=data.battery_soc_initial.values * capacity,
+            initial_kwh=battery_initial_kwh(data).values,
             floor_kwh=battery_floor_kwh(data).values,
             discharge_efficiency=float(data.battery_discharge_efficiency),
             max_discharge_kw=float(data.battery_max_discharge_kw),
@@ -91,7 +101,7 @@ class EVLimits:
     def from_data(cls, data: xr.Dataset) -> EVLimits:
         return cls(
             site=data.ev_site.values,
-            initial_kwh=data.ev_soc_initial.values * data.ev_capacity_kwh.values,
+            initial_kwh=ev_arrival_kwh(data).values,
             reserve_kwh=ev_reserve_kwh(data).values,
             efficiency=float(data.ev_efficiency),
             max_power_kw=float(data.ev_max_power_kw),
