@@ -13,6 +13,8 @@ from msrc_model.problems.stages import build_stage1, build_stage2
 
 WEIGHTS = {"survival": 0.5, "service": 0.3, "v2g_cost": 0.1, "mode_switching": 0.1}
 OPTIONS = {"time_limit": 120.0, "mip_rel_gap": 0.01, "log_to_console": False, "output_flag": False}
+# as the controller solves Stage 1: stop at the first improving solution (a work limit), or at a 5 % gap
+STAGE1_OPTIONS = {**OPTIONS, "mip_rel_gap": 0.05, "mip_max_improving_sols": 1}
 
 
 def mixed_modes(inputs):
@@ -61,7 +63,7 @@ def test_stage1_problem_builds_from_the_blocks(paper_inputs):
     assert not model.variables["msrc-mode"].attrs["binary"]  # relaxed: shares after the first block
     assert model.variables["msrc-mode_binary_blocks"].attrs["binary"]
     assert model.objective.sense == "max"
-    report = solve_model(model, {**OPTIONS, "time_limit": 30.0, "mip_rel_gap": 0.05})
+    report = solve_model(model, STAGE1_OPTIONS)
     assert report.has_solution
     gamma = block.variables["mode"].solution.isel(time=0)
     assert bool((np.isclose(gamma, 0, atol=1e-6) | np.isclose(gamma, 1, atol=1e-6)).all())
@@ -79,7 +81,7 @@ def test_stage1_with_unequal_blocks_integrates_energy_over_each_block(paper_inpu
     np.testing.assert_allclose(data.time_step_h.values, np.asarray(steps) / 3600.0)
     problem = build_stage1(data, WEIGHTS, integer_blocks=1, every_step=True)
     model, block = problem.model, problem.block
-    report = solve_model(model, {**OPTIONS, "time_limit": 30.0, "mip_rel_gap": 0.05})
+    report = solve_model(model, STAGE1_OPTIONS)
     assert report.has_solution
     energy = block.variables["battery_energy"].solution.transpose("site", "time").values
     start = (paper_inputs.battery_soc_initial * paper_inputs.battery_capacity_kwh).values

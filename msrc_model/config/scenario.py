@@ -6,7 +6,7 @@ which ``docs/scenario.md`` is generated. Defaults are the paper's Sec. V setup
 completed with the sourced defaults of the interpretation notes; a YAML file
 only needs to say what differs.
 
-Use :func:`msrc_model.loader.load_scenario` to read a YAML file (with
+Use :func:`msrc_model.config.loader.load_scenario` to read a YAML file (with
 ``extends``, variants and ``--set`` overrides, and errors that name the file
 and line); :meth:`Scenario.model_validate` works on plain dictionaries.
 """

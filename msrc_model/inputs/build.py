@@ -1,6 +1,6 @@
 """The inputs Dataset: every number the MSRC model needs, labelled by dimension.
 
-:func:`build_inputs` turns a validated :class:`~msrc_model.scenario.Scenario`
+:func:`build_inputs` turns a validated :class:`~msrc_model.config.scenario.Scenario`
 and a trial index into one :class:`xarray.Dataset` with the dimensions
 
 ``site``
@@ -331,7 +331,7 @@ def build_inputs(scenario: Scenario, trial: int = 0) -> xr.Dataset:
     Parameters
     ----------
     scenario:
-        A validated scenario (see :func:`msrc_model.loader.load_scenario`).
+        A validated scenario (see :func:`msrc_model.config.loader.load_scenario`).
     trial:
         Monte Carlo trial index (>= 0); with ``scenario.seed`` it fixes every
         random draw.

@@ -1,7 +1,7 @@
 """The MSRC two-stage controller (Algorithm 1, Sec. IV) as a simulation strategy.
 
 **Stage 1** (every ``stage1_interval_min``, and at once when a site goes
-dark) solves :func:`msrc_model.stages.build_stage1` over the horizon H cut
+dark) solves :func:`msrc_model.problems.stages.build_stage1` over the horizon H cut
 into blocks of ``stage1_block_h``: modes are binary in the first block and
 mode time shares after it (move blocking); traffic and power are at site
 level; the least projected remaining battery time over the sites still alive
@@ -11,7 +11,7 @@ weights). The first block's modes and links are applied.
 
 **Stage 2** (every ``stage2_interval_s``) has two parts, both HiGHS problems:
 
-* the radio problem, :func:`msrc_model.stages.build_stage2`: per-user
+* the radio problem, :func:`msrc_model.problems.stages.build_stage2`: per-user
   association (continuous, as the paper words Stage 2), band shares and
   binary carrier activation with the modes fixed (Eq. 27 by tangent cuts,
   less the energy drawn); a user the solution splits over two sites goes to
@@ -20,7 +20,7 @@ weights). The first block's modes and links are applied.
   own nominal radius. Its inputs are the modes, links and dark sites only, so
   it is solved again only when one of them changes; otherwise the previous
   solution is the solution (same inputs, same deterministic solve).
-* the energy dispatch, :func:`msrc_model.stages.build_dispatch`: battery and
+* the energy dispatch, :func:`msrc_model.problems.stages.build_dispatch`: battery and
   V2G power per site from the load the radio decision draws, what the
   battery and the *currently parked* EVs can give, and the V2G price posted
   at the last Stage-1 call (Eq. 16). It is solved again whenever one of these
@@ -34,7 +34,7 @@ arrival or departure times.
 
 **Failed solves.** A solve that returns no usable solution (time limit with
 no incumbent, numerical trouble, infeasible) is recorded as a
-:class:`~msrc_model.simulate.SolverEvent` and the controller keeps its last
+:class:`~msrc_model.simulation.simulator.SolverEvent` and the controller keeps its last
 feasible decision, repaired for sites that went dark since (an assisted or
 sleeping site whose helpers are all dark returns to normal).
 """

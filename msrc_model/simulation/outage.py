@@ -2,7 +2,7 @@
 
 :func:`run_outage` is what ``msrc solve`` does in ``run.mode: simulate``: it
 builds the realisation once (:func:`msrc_model.inputs.build_inputs`), runs
-each strategy of ``run.strategies`` through :func:`msrc_model.simulate.simulate`
+each strategy of ``run.strategies`` through :func:`msrc_model.simulation.simulator.simulate`
 and stacks the results along a ``strategy`` dimension.
 """
 

@@ -1,7 +1,7 @@
 """The two baselines of Sec. III: independent operation and static load balancing.
 
-Both run in the same :mod:`msrc_model.simulate` physics as the MSRC
-controller (:mod:`msrc_model.controller`), on the same realisation.
+Both run in the same :mod:`msrc_model.simulation.simulator` physics as the MSRC
+controller (:mod:`msrc_model.simulation.controller`), on the same realisation.
 
 ``independent``
     Every site in normal mode with every carrier on, each user on its

@@ -239,7 +239,7 @@ def run_sweep(
     Parameters
     ----------
     loaded:
-        The scenario, as read by :func:`msrc_model.loader.load_scenario`.
+        The scenario, as read by :func:`msrc_model.config.loader.load_scenario`.
     output:
         The final results file; finished points go to ``<output>.points/``.
     scheduler:
