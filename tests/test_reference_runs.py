@@ -14,9 +14,12 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
-from conftest import REPO, run_msrc
+from conftest import REPO
 from reference_summary import summarise
 
 RUNS = {
@@ -43,10 +46,29 @@ def assert_close(actual, expected, where: str) -> None:
         assert actual == expected, f"{where}: {actual} != {expected}"
 
 
+@pytest.fixture(scope="module")
+def finished_runs(tmp_path_factory):
+    """Every reference run, started at once (they are independent single-threaded processes), then awaited."""
+    folder = tmp_path_factory.mktemp("reference-runs")
+    executable = Path(sys.executable).with_name("msrc")
+    command = [str(executable)] if executable.exists() else [sys.executable, "-m", "msrc_model.cli"]
+    started = {}
+    for reference, args in RUNS.items():
+        output = folder / reference.replace(".json", ".nc")
+        process = subprocess.Popen(
+            [*command, "solve", *args, "-o", str(output)], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+        )
+        started[reference] = (process, output)
+    finished = {}
+    for reference, (process, output) in started.items():
+        _, stderr = process.communicate(timeout=300)
+        finished[reference] = (process.returncode, stderr, output)
+    return finished
+
+
 @pytest.mark.parametrize("reference", sorted(RUNS))
-def test_run_reproduces_its_reference(reference, tmp_path):
-    output = tmp_path / "run.nc"
-    result = run_msrc("solve", *RUNS[reference], "-o", str(output))
-    assert result.returncode == 0, result.stderr
+def test_run_reproduces_its_reference(reference, finished_runs):
+    returncode, stderr, output = finished_runs[reference]
+    assert returncode == 0, stderr
     expected = json.loads((REPO / "tests" / "reference" / reference).read_text())
     assert_close(summarise(output), expected, reference)
