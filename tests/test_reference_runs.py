@@ -1,12 +1,9 @@
 """Known runs reproduce the results recorded in ``tests/reference/``.
 
 The summaries were recorded with the code before the physics layer and the
-package layout were introduced (``tests/reference_summary.py`` writes them),
-and the move reproduced them. The ``msrc`` entries of ``small.json`` and
-``msrc-1h.json`` were recorded again once, when Stage 1 stopped planning
-battery charging that the simulator never performs; the baselines and the
-plan are still the pre-move values. A change that alters what the
-simulator, the controller or the plan decide shows up here. Runs are compared to solver tolerance: floats to 1e-6
+package layout were introduced (``tests/reference_summary.py`` writes them);
+a change that alters what the simulator, the controller or the plan decide
+shows up here. Runs are compared to solver tolerance: floats to 1e-6
 relative, counts exactly.
 """
 

@@ -160,7 +160,7 @@ def build_stage1(
     model = linopy.Model()
     block = add_msrc(
         model, data, traffic="site", ev_model="fleet", ev_fleet=ev_fleet,
-        energy_floor=False, exclusive_battery=False, battery_charging=False,
+        energy_floor=False, exclusive_battery=False,
         initial_battery_kwh=initial_battery_kwh, initial_mode=initial_mode, fixed_dark=dark,
     )
     if power_estimate_kw is None:
