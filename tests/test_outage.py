@@ -50,12 +50,20 @@ def check_invariants(scenario, inputs: xr.Dataset, results: xr.Dataset) -> None:
         ev_power = r.ev_power.transpose("time", "site").values
         assert np.abs((site_power - battery_power - ev_power) * step_h).max() <= 1e-6, strategy
         energy = np.vstack([r.battery_energy.transpose("time", "site").values, r.battery_energy_end.values])
-        drawn = (energy[:-1] - energy[1:]) * world.battery.discharge_efficiency
-        assert np.abs(drawn - battery_power * step_h).max() <= 1e-6, strategy
+        # Eq. 12: the battery loses P / eta_dis giving P > 0 at the bus, stores eta_ch |P| taking P < 0
+        eta_dis, eta_ch = float(inputs.battery_discharge_efficiency), float(inputs.battery_charge_efficiency)
+        lost = np.where(battery_power >= 0, battery_power / eta_dis, battery_power * eta_ch) * step_h
+        assert np.abs((energy[:-1] - energy[1:]) - lost).max() <= 1e-6, strategy
         assert (site_power[dark] == 0).all()
+        # a battery takes power only from its EVs' surplus over the load, never at a dark site
+        charging = battery_power < -1e-12
+        assert (ev_power[charging] >= site_power[charging] - 1e-9).all() and not charging[dark].any(), strategy
         # SOC and EV bounds
-        assert (energy >= world.battery.floor_kwh - 1e-9).all() and (energy <= inputs.battery_capacity_kwh.values + 1e-9).all()
-        assert (battery_power <= world.battery.max_discharge_kw + 1e-9).all() and (battery_power >= -1e-12).all()
+        capacity = inputs.battery_capacity_kwh.values
+        assert (energy >= float(inputs.battery_soc_min) * capacity - 1e-9).all()
+        assert (energy <= float(inputs.battery_soc_max) * capacity + 1e-9).all()
+        assert (battery_power <= float(inputs.battery_max_discharge_kw) + 1e-9).all()
+        assert (battery_power >= -float(inputs.battery_max_charge_kw) - 1e-9).all()
         ev_energy = np.vstack([r.ev_energy.transpose("time", "ev").values, r.ev_energy_end.values])
         assert (ev_energy >= world.evs.reserve_kwh - 1e-9).all() and (ev_energy <= inputs.ev_capacity_kwh.values + 1e-9).all()
         # no energy from an EV that is not parked; V2X and per-EV limits
@@ -248,3 +256,24 @@ def test_controller_stage2_uses_the_scenarios_tangent_breakpoints(breakpoints, m
     cuts = built[0].constraints["msrc-eq27_tangent_cuts"]
     expected = LOG_UTILITY_BREAKPOINTS if breakpoints is None else breakpoints
     assert cuts.sizes["breakpoint"] == len(expected)
+
+
+def test_ev_surplus_recharges_the_battery_and_nothing_else_does():
+    """Sec. II-D: parked EVs' energy beyond the site's load goes into the battery, within P_ch^max and SOC_max."""
+    scenario = small("controller.max_duration_h=0.5", "battery.soc_initial=0.3", "ev.arrivals_per_site=8", "ev.arrival_window_h=0.25")
+    inputs, results = simulated(scenario, strategies=[Independent()])
+    check_invariants(scenario, inputs, results)
+    r = results.sel(strategy="independent").transpose("site", "time", ...)
+    battery_power = r.battery_power.values
+    charging = battery_power < -1e-9
+    assert charging.any(), "no EV surplus reached a battery"
+    # while charging, the site's EVs carry the whole load and the battery gains energy
+    energy = np.concatenate([r.battery_energy.values, r.battery_energy_end.values[:, None]], axis=1)
+    assert ((energy[:, 1:] - energy[:, :-1])[charging] > 0).all()
+    assert (r.ev_power.values[charging] >= r.site_power.values[charging] - 1e-9).all()
+    # a site with no EV parked never charges
+    parked_sites = np.zeros_like(charging)
+    world = World(inputs)
+    for k in range(charging.shape[1]):
+        parked_sites[np.unique(world.evs.site[world.parked[:, k]]), k] = True
+    assert not (charging & ~parked_sites).any()

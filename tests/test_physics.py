@@ -65,6 +65,9 @@ def cluster() -> xr.Dataset:
             "battery_capacity_kwh": ("site", [10.0, 20.0]),
             "battery_soc_initial": ("site", [0.8, 0.8]),
             "battery_soc_min": 0.2,
+            "battery_soc_max": 0.9,
+            "battery_charge_efficiency": 0.95,
+            "battery_max_charge_kw": 2.0,
             "battery_discharge_efficiency": 0.9,
             "battery_max_discharge_kw": 3.0,
             "ev_site": ("ev", [0, 0, 1]),
@@ -168,6 +171,16 @@ def test_battery_limits_by_hand(cluster):
     np.testing.assert_allclose(battery.available_kw(energy, 0.5), [3.0, 1.8])  # min(3, 10.8), min(3, 1.8)
     # giving 3 kW and 1.8 kW at the bus for half an hour costs 1.5 / 0.9 and 0.9 / 0.9 kWh
     np.testing.assert_allclose(battery.energy_after(energy, np.array([3.0, 1.8]), 0.5), [8.0 - 1.5 / 0.9, 4.0])
+
+
+def test_battery_recharge_by_hand(cluster):
+    battery = BatteryLimits.from_data(cluster)
+    np.testing.assert_allclose(battery.ceiling_kwh, [9.0, 18.0])  # 0.9 x 10, 0.9 x 20
+    # room below SOC_max over half an hour: 1 kWh / (0.95 x 0.5) = 2.105 -> P_ch^max 2 kW; 0.5 / 0.475 = 1.0526
+    np.testing.assert_allclose(battery.charge_room_kw(np.array([8.0, 17.5]), 0.5), [2.0, 0.5 / 0.475])
+    np.testing.assert_allclose(battery.charge_room_kw(np.array([9.0, 19.0]), 0.5), [0.0, 0.0])  # full, or above
+    # taking 2 kW for half an hour stores 2 x 0.5 x 0.95; giving 1.8 kW costs 0.9 / 0.9
+    np.testing.assert_allclose(battery.energy_after(np.array([8.0, 5.0]), np.array([-2.0, 1.8]), 0.5), [8.95, 4.0])
 
 
 def test_initial_energies(cluster):

@@ -1,9 +1,12 @@
 """Known runs reproduce the results recorded in ``tests/reference/``.
 
-The summaries were recorded with the code before the physics layer and the
-package layout were introduced (``tests/reference_summary.py`` writes them);
-a change that alters what the simulator, the controller or the plan decide
-shows up here. Runs are compared to solver tolerance: floats to 1e-6
+The summaries were first recorded with the code before the physics layer
+and the package layout were introduced (``tests/reference_summary.py`` writes
+them), and the move reproduced them to the last digit. ``small.json`` and
+``msrc-1h.json`` were recorded again once, when the simulator began to
+recharge site batteries from the parked EVs' surplus (Sec. II-D); the plan's
+summary is still the pre-move one. A change that alters what the simulator,
+the controller or the plan decide shows up here. Runs are compared to solver tolerance: floats to 1e-6
 relative, counts exactly.
 """
 

@@ -2,7 +2,11 @@
 
 Energies are kWh in the battery; powers are kW at the site bus. A battery
 gives ``eta_dis`` kWh at the bus per kWh it loses and never goes below
-SOC_min E_SB (Eqs. 12-13); an EV gives ``eta_ev`` kWh per kWh it loses and
+SOC_min E_SB; it stores ``eta_ch`` kWh per kWh it takes from the bus, at most
+P_ch^max, and never goes above SOC_max E_SB (Eqs. 12-13). In an outage the
+only source that can charge it is the parked EVs' surplus over the site's
+load (Sec. II-D: "when excess EV energy is available, it can also be
+recharged from the fleet"); an EV gives ``eta_ev`` kWh per kWh it loses and
 never goes below its driver's reserve, SOC_e^min E_e^nom, or its energy on
 arrival if that is lower (Eq. 14); the EVs of a site give at most the site's
 V2X limit together (Eq. 15).
@@ -58,8 +62,11 @@ class BatteryLimits:
     capacity_kwh: np.ndarray
     initial_kwh: np.ndarray
     floor_kwh: np.ndarray
+    ceiling_kwh: np.ndarray
     discharge_efficiency: float
+    charge_efficiency: float
     max_discharge_kw: float
+    max_charge_kw: float
 
     @classmethod
     def from_data(cls, data: xr.Dataset) -> BatteryLimits:
@@ -68,8 +75,11 @@ class BatteryLimits:
             capacity_kwh=capacity,
             initial_kwh=battery_initial_kwh(data).values,
             floor_kwh=battery_floor_kwh(data).values,
+            ceiling_kwh=float(data.battery_soc_max) * capacity,
             discharge_efficiency=float(data.battery_discharge_efficiency),
+            charge_efficiency=float(data.battery_charge_efficiency),
             max_discharge_kw=float(data.battery_max_discharge_kw),
+            max_charge_kw=float(data.battery_max_charge_kw),
         )
 
     def usable_kwh(self, energy_kwh: np.ndarray) -> np.ndarray:
@@ -80,9 +90,19 @@ class BatteryLimits:
         """Power (kW at the bus) each battery can hold for a step of ``step_h`` hours above SOC_min."""
         return np.minimum(self.max_discharge_kw, self.usable_kwh(energy_kwh) / step_h)
 
+    def charge_room_kw(self, energy_kwh: np.ndarray, step_h: float) -> np.ndarray:
+        """Power (kW at the bus) each battery can take for a step of ``step_h`` hours below SOC_max."""
+        room_kwh = np.maximum(self.ceiling_kwh - energy_kwh, 0.0)
+        return np.minimum(self.max_charge_kw, room_kwh / (self.charge_efficiency * step_h))
+
     def energy_after(self, energy_kwh: np.ndarray, bus_kw: np.ndarray, step_h: float) -> np.ndarray:
-        """Battery energy (kWh) after giving ``bus_kw`` at the bus for ``step_h`` hours (Eq. 12, discharge)."""
-        return energy_kwh - bus_kw * step_h / self.discharge_efficiency
+        """Battery energy (kWh) after giving ``bus_kw`` at the bus for ``step_h`` hours (Eq. 12).
+
+        Negative ``bus_kw`` charges: the battery stores ``eta_ch`` of what it takes.
+        """
+        given = np.maximum(bus_kw, 0.0)
+        taken = np.maximum(-bus_kw, 0.0)
+        return energy_kwh - given * step_h / self.discharge_efficiency + taken * step_h * self.charge_efficiency
 
 
 @dataclass(frozen=True)

@@ -199,11 +199,14 @@ def build_dispatch(
     *,
     battery_scale_kw: float,
     cost_scale: float,
+    battery_room_kw: np.ndarray | None = None,
 ) -> linopy.Model:
     """Stage-2 energy dispatch for one step: battery and V2G power per site (Eqs. 13, 15, 17).
 
     ``battery_power + ev_power = load`` at every site, each within what the
-    battery and the parked EVs can give over the step (kW). The objective is
+    battery and the parked EVs can give over the step (kW); with
+    ``battery_room_kw`` the battery may also take up to that much (negative
+    ``battery_power``), from the EVs' surplus over the load. The objective is
     the energy part of Stage 2: lambda_1 times the battery power drawn (the
     reserve that survival rests on, scaled by ``battery_scale_kw``) plus
     lambda_3 times the V2G cost at the posted price (Eq. 16, scaled by
@@ -211,7 +214,10 @@ def build_dispatch(
     """
     site = pd.Index(np.arange(len(load_kw)), name="site")
     model = linopy.Model()
-    battery = model.add_variables(lower=0.0, upper=xr.DataArray(battery_available_kw, coords=[site]), name="battery_power")
+    room = np.zeros(len(load_kw)) if battery_room_kw is None else np.asarray(battery_room_kw, dtype=float)
+    battery = model.add_variables(
+        lower=xr.DataArray(-room, coords=[site]), upper=xr.DataArray(battery_available_kw, coords=[site]), name="battery_power"
+    )
     ev = model.add_variables(lower=0.0, upper=xr.DataArray(ev_available_kw, coords=[site]), name="ev_power")
     model.add_constraints(battery + ev == xr.DataArray(load_kw, coords=[site]), name="eq17_power_balance")
     price = xr.DataArray(price_per_kwh, coords=[site])

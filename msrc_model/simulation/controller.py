@@ -286,8 +286,9 @@ class MSRCController:
         w = self.world
         _, ev_available = w.ev_available_kw(state.ev_kwh, state.parked)
         battery_available = w.battery_available_kw(state.battery_kwh)
+        battery_room = np.where(state.dark, 0.0, w.battery.charge_room_kw(state.battery_kwh, w.step_h))
         load = np.minimum(self.load_kw, ev_available + battery_available)  # a site that cannot carry its load goes dark anyway
-        key = np.concatenate([load, ev_available, battery_available, self.price]).tobytes()
+        key = np.concatenate([load, ev_available, battery_available, battery_room, self.price]).tobytes()
         if key == self.dispatch_key:
             self.dispatch_reused += 1
             return
@@ -295,7 +296,8 @@ class MSRCController:
         peak = peak_supply_kw(inputs)
         cost_scale = float(self.price.max()) * max(w.evs.v2x_limit_kw, 1e-9) * w.n_site
         model = build_dispatch(
-            load, battery_available, ev_available, self.price, self.weights, battery_scale_kw=peak, cost_scale=cost_scale
+            load, battery_available, ev_available, self.price, self.weights, battery_scale_kw=peak, cost_scale=cost_scale,
+            battery_room_kw=battery_room,
         )
         report = solve_model(model, self._options(self.scenario.controller.stage2_time_limit_s))
         self.dispatch_times.append(report.solve_time_s)

@@ -71,7 +71,7 @@ def outage_metrics(record: Record) -> xr.Dataset:
     ds["band_active"] = (("site", "band", "time"), record.band_on.transpose(1, 2, 0), _attrs("1", "carrier switched on (z, Eq. 24)"))
     ds["link_active"] = (("edge", "time"), record.links.T, _attrs("1", "cooperation link helper -> assisted in use (y, Eq. 23)"))
     ds["site_power"] = (("site", "time"), record.site_power.T, _attrs("kW", "power drawn by the site (Eqs. 2-4)"))
-    ds["battery_power"] = (("site", "time"), record.battery_power.T, _attrs("kW", "power the battery gives at the site bus"))
+    ds["battery_power"] = (("site", "time"), record.battery_power.T, _attrs("kW", "power the battery gives at the site bus (negative: recharging from EVs)"))
     ds["ev_power"] = (("site", "time"), record.ev_power.T, _attrs("kW", "V2G power parked EVs give at the site bus"))
     ds["battery_energy"] = (("site", "time"), record.battery_energy[:-1].T, _attrs("kWh", "battery energy at the start of the step"))
     ds["battery_energy_end"] = (("site",), record.battery_energy[-1], _attrs("kWh", "battery energy at the end of the run"))

@@ -16,7 +16,8 @@ physics the same way for every strategy:
 3. **Energy.** Parked EVs give what the strategy asks, within each EV's
    power, its energy above the driver's reserve and the site's V2X limit
    (Eqs. 14-15); the battery gives the rest, within its power limit and
-   above SOC_min (Eqs. 12-13). If the battery and the EVs together cannot
+   above SOC_min (Eqs. 12-13). What a site asks from its EVs beyond its
+   load recharges its battery, within P_ch^max and SOC_max (Sec. II-D). If the battery and the EVs together cannot
    carry a site's load over the step, the site goes **dark** for good: it
    draws nothing and its users are lost unless a neighbour covers them. The
    strategy is told at once and decides the step again.
@@ -249,10 +250,13 @@ def simulate(world: World, strategy: Strategy, progress: Callable[[int], None] |
 
         per_ev, ev_site_kw = world.ev_available_kw(ev, parked)
         battery_kw = world.battery_available_kw(battery)
+        room_kw = world.battery.charge_room_kw(battery, world.step_h)
         for attempt in range(world.n_site + 1):
             mode = np.where(dark, DARK, decision.mode).astype(np.int8)
             rate, serving, band_on, load = world.serve_and_draw(mode, np.asarray(decision.band_on, dtype=bool), np.asarray(decision.user_site))
-            ev_take = np.clip(np.asarray(decision.ev_request_kw, dtype=float), 0.0, np.minimum(ev_site_kw, load))
+            # V2G feeds the load; what a site asks beyond it recharges its battery, within the battery's room (Sec. II-D)
+            storable = np.where(dark, 0.0, room_kw)
+            ev_take = np.clip(np.asarray(decision.ev_request_kw, dtype=float), 0.0, np.minimum(ev_site_kw, load + storable))
             short = load - ev_take > battery_kw
             ev_take = np.where(short, np.minimum(ev_site_kw, load), ev_take)
             from_battery = load - ev_take

@@ -6,7 +6,8 @@ controller (:mod:`msrc_model.simulation.controller`), on the same realisation.
 ``independent``
     Every site in normal mode with every carrier on, each user on its
     strongest site, no cooperation; a site takes all the V2G power its parked
-    EVs can give (local V2G when an EV is present).
+    EVs can give (local V2G when an EV is present): what its load does not
+    use recharges its battery.
 ``static``
     Decided once at the outage start and never revised, with no look at
     battery or EV energy. The rule: the third of the sites with the most
