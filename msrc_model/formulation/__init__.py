@@ -142,7 +142,6 @@ def add_msrc(
     allow_dark: bool = False,
     survival: bool | None = None,
     exclusive_battery: bool = True,
-    battery_charging: bool = True,
     energy_floor: bool = True,
     grid_limit_kw: float | xr.DataArray = 0.0,
     initial_battery_kwh: xr.DataArray | None = None,
@@ -192,10 +191,6 @@ def add_msrc(
         Add the network-alive indicator and T_surv (default: ``allow_dark``).
     exclusive_battery:
         Forbid simultaneous charge and discharge with a binary.
-    battery_charging:
-        Let the site batteries charge (from the grid, or from EVs beyond the
-        site's load). False fixes P_ch to 0, as in the outage simulator, where
-        EVs feed only the site load and there is no grid.
     energy_floor:
         Keep batteries above SOC_min; false lets the energy be a projection
         below it (Stage 1 scores it with Eq. 26).
@@ -263,9 +258,7 @@ def add_msrc(
         add_association(ctx, binary=binary_association, alive=alive, required_share=required_share)
     if traffic != "site":
         add_site_power(ctx)
-    add_battery(
-        ctx, initial_energy_kwh=initial_battery_kwh, exclusive=exclusive_battery, energy_floor=energy_floor, charging=battery_charging
-    )
+    add_battery(ctx, initial_energy_kwh=initial_battery_kwh, exclusive=exclusive_battery, energy_floor=energy_floor)
     if ev_model == "fleet":
         add_ev_fleet(ctx, *ev_fleet)
     else:

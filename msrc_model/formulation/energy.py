@@ -26,23 +26,16 @@ from .context import Context, total_by
 
 
 def add_battery(
-    ctx: Context,
-    initial_energy_kwh: xr.DataArray | None = None,
-    exclusive: bool = True,
-    energy_floor: bool = True,
-    charging: bool = True,
+    ctx: Context, initial_energy_kwh: xr.DataArray | None = None, exclusive: bool = True, energy_floor: bool = True
 ) -> None:
     """Eqs. 12-13 for every site.
-
-    With ``charging=False`` the charge power P_ch is held at 0 (no grid, and
-    EVs feed only the load, as in the outage simulator).
 
     With ``energy_floor=False`` the SOC_min bound is dropped: the energy is a
     projection that may fall below the floor (Stage 1, Eq. 26, scores it).
     """
     data, t = ctx.data, ctx.time_dim
     capacity = data.battery_capacity_kwh
-    charge = ctx.add_variables("battery_charge", ("site", t), lower=0.0, upper=float(data.battery_max_charge_kw) if charging else 0.0)
+    charge = ctx.add_variables("battery_charge", ("site", t), lower=0.0, upper=float(data.battery_max_charge_kw))
     discharge = ctx.add_variables("battery_discharge", ("site", t), lower=0.0, upper=float(data.battery_max_discharge_kw))
     energy = ctx.add_variables(
         "battery_energy", ("site", t),

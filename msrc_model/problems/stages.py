@@ -19,7 +19,7 @@ import xarray as xr
 
 from ..formulation import MSRCBlock, add_msrc
 from ..formulation.context import loosest_rhs
-from ..formulation.data import coverage_in_modes
+from ..formulation.data import coverage_in_modes, mode_onehot
 
 
 def usable_pairs(data: xr.Dataset, modes: xr.DataArray) -> xr.Dataset:
@@ -123,12 +123,7 @@ class Stage1Problem:
         h.fleet_energy.update(rhs=energy)
         dark_share = dark.astype(float) * xr.ones_like(self.block.data.time, dtype=float)
         h.dark.update(lower=dark_share, upper=dark_share)
-        modes = self.block.data.mode
-        onehot = xr.DataArray(
-            (np.asarray(mode_before)[:, None] == np.arange(modes.size)[None, :]).astype(float),
-            dims=("site", "mode"), coords={"site": self.block.data.site.values, "mode": modes.values},
-        )
-        h.mode_switch_first.update(rhs=-(xr.ones_like(h.mode_switch_first.rhs) * onehot))
+        h.mode_switch_first.update(rhs=-(xr.ones_like(h.mode_switch_first.rhs) * mode_onehot(mode_before)))
         h.eq26_min_over_sites.update(rhs=h.eq26_rhs.where(~dark.astype(bool), h.eq26_off_rhs))
 
 

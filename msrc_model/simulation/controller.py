@@ -286,7 +286,7 @@ class MSRCController:
         w = self.world
         _, ev_available = w.ev_available_kw(state.ev_kwh, state.parked)
         battery_available = w.battery_available_kw(state.battery_kwh)
-        battery_room = np.where(state.dark, 0.0, w.battery.charge_room_kw(state.battery_kwh, w.step_h))
+        battery_room = w.battery_room_kw(state.battery_kwh, state.dark)
         load = np.minimum(self.load_kw, ev_available + battery_available)  # a site that cannot carry its load goes dark anyway
         key = np.concatenate([load, ev_available, battery_available, battery_room, self.price]).tobytes()
         if key == self.dispatch_key:

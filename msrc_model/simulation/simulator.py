@@ -178,6 +178,10 @@ class World:
         """Per site, the battery power (kW at the bus) it can hold for one step above SOC_min."""
         return self.battery.available_kw(battery_kwh, self.step_h)
 
+    def battery_room_kw(self, battery_kwh: np.ndarray, dark: np.ndarray) -> np.ndarray:
+        """Per site, the power (kW at the bus) its battery can take for one step below SOC_max; 0 at a dark site."""
+        return np.where(dark, 0.0, self.battery.charge_room_kw(battery_kwh, self.step_h))
+
     def serve(self, mode: np.ndarray, band_on: np.ndarray, user_site: np.ndarray):
         """Rates each user gets (Mbit/s), the site serving it (-1) and traffic per site and band."""
         site = np.where(self.covers(user_site, mode), user_site, -1)
@@ -250,12 +254,11 @@ def simulate(world: World, strategy: Strategy, progress: Callable[[int], None] |
 
         per_ev, ev_site_kw = world.ev_available_kw(ev, parked)
         battery_kw = world.battery_available_kw(battery)
-        room_kw = world.battery.charge_room_kw(battery, world.step_h)
         for attempt in range(world.n_site + 1):
             mode = np.where(dark, DARK, decision.mode).astype(np.int8)
             rate, serving, band_on, load = world.serve_and_draw(mode, np.asarray(decision.band_on, dtype=bool), np.asarray(decision.user_site))
             # V2G feeds the load; what a site asks beyond it recharges its battery, within the battery's room (Sec. II-D)
-            storable = np.where(dark, 0.0, room_kw)
+            storable = world.battery_room_kw(battery, dark)
             ev_take = np.clip(np.asarray(decision.ev_request_kw, dtype=float), 0.0, np.minimum(ev_site_kw, load + storable))
             short = load - ev_take > battery_kw
             ev_take = np.where(short, np.minimum(ev_site_kw, load), ev_take)
