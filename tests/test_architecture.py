@@ -23,7 +23,7 @@ ALLOWED = {
     "physics": set(),
     "files": set(),
     "config": set(),
-    "inputs": {"config"},
+    "inputs": {"config", "physics"},
     "formulation": {"physics"},
     "problems": {"formulation", "physics", "config"},
     "simulation": {"problems", "formulation", "physics", "config"},

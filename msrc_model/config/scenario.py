@@ -242,7 +242,7 @@ class ElectricVehicles(Section):
     soc_initial_low: float = quantity(0.5, "1", "Lower end of the uniform initial EV state of charge.", ge=0, le=1)
     soc_initial_high: float = quantity(0.8, "1", "Upper end of the uniform initial EV state of charge.", ge=0, le=1)
     soc_min: float = quantity(0.33, "1", "Driver's minimum state of charge SOC_e^min (Eq. 14).", ge=0, le=1)
-    max_power_kw: float = quantity(7.0, "kW", "Largest charge or discharge power of one EV.", ge=0)
+    max_power_kw: float = quantity(7.0, "kW", "Largest charge or discharge power of one EV, at its battery (the bus sees it times the efficiency).", ge=0)
     v2x_limit_kw: float = quantity(7.0, "kW", "P_i^V2X,max: site V2X interface limit (Eq. 15).", ge=0)
     efficiency: float = quantity(0.93, "1", "One-way V2G conversion efficiency.", gt=0, le=1)
 
@@ -451,6 +451,10 @@ class Run(Section):
     )
     strategies: list[Literal["independent", "static", "msrc"]] = Field(
         default_factory=lambda: list(STRATEGIES), min_length=1, description="Strategies run on the same realisation."
+    )
+    static_rule: Literal["min-max-life", "shed-carriers", "busiest-third"] = Field(
+        "min-max-life",
+        description="Rule of the `static` baseline (docs/simulation.md compares them; `min-max-life` won on the paper scenario).",
     )
 
     @field_validator("strategies")

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import xarray as xr
 
-from ..physics import battery_floor_kwh, battery_initial_kwh, ev_arrival_kwh, ev_reserve_kwh, usable_energy_kwh
+from ..physics import battery_floor_kwh, battery_initial_kwh, ev_arrival_kwh, ev_bus_limits_kw, ev_reserve_kwh, usable_energy_kwh
 from .context import Context, total_by
 
 
@@ -62,9 +62,10 @@ def add_evs(ctx: Context, initial_energy_kwh: xr.DataArray | None = None) -> Non
     data, t = ctx.data, ctx.time_dim
     if data.sizes["ev"] == 0:
         return
-    max_power = float(data.ev_max_power_kw) * data.ev_presence
-    discharge = ctx.add_variables("ev_discharge", ("ev", t), lower=0.0, upper=max_power)
-    charge = ctx.add_variables("ev_charge", ("ev", t), lower=0.0, upper=max_power)
+    # both at the site bus; P_max applies at the EV battery
+    discharge_kw, charge_kw = ev_bus_limits_kw(float(data.ev_max_power_kw), float(data.ev_efficiency))
+    discharge = ctx.add_variables("ev_discharge", ("ev", t), lower=0.0, upper=discharge_kw * data.ev_presence)
+    charge = ctx.add_variables("ev_charge", ("ev", t), lower=0.0, upper=charge_kw * data.ev_presence)
     start = ev_arrival_kwh(data) if initial_energy_kwh is None else initial_energy_kwh
     reserve = ev_reserve_kwh(data)
     energy = ctx.add_variables(
@@ -117,7 +118,8 @@ def fleet_limits(data: xr.Dataset, initial_ev_kwh: xr.DataArray | None = None) -
     sites = data.site
     site_label = xr.DataArray(data.site.values[data.ev_site.values], dims="ev", name="site")
     presence = data.ev_presence
-    power = (float(data.ev_max_power_kw) * presence).groupby(site_label).sum().reindex(site=sites.values, fill_value=0.0)
+    per_ev_kw = ev_bus_limits_kw(float(data.ev_max_power_kw), float(data.ev_efficiency))[0]
+    power = (per_ev_kw * presence).groupby(site_label).sum().reindex(site=sites.values, fill_value=0.0)
     power = power.clip(max=float(data.ev_v2x_limit_kw))
     start = ev_arrival_kwh(data) if initial_ev_kwh is None else initial_ev_kwh
     usable = usable_energy_kwh(start, ev_reserve_kwh(data), float(data.ev_efficiency))

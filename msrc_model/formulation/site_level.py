@@ -3,24 +3,36 @@
 Stage 1 decides modes and links every 15 min over hours; it needs each site's
 power per mode and how much traffic a helper takes over, not which user goes
 where. This block replaces band activation, association and Eqs. 2-4 of the
-per-user model by site-level data computed from them (:func:`site_level_data`):
+per-user model by site-level data computed from the same service physics as
+the simulator (:func:`site_level_data`: best servers, the Eq. 7 SINR with the
+other sites normal, Shannon rates and the scheduler of
+:mod:`msrc_model.physics.service`):
 
 ``site_mode_power_kw`` (site, mode)
     Eqs. 2-4 for the site serving its own users in that mode: all bands on
     (normal, helping), the B_low bands only carrying the users within the
-    reduced radius (assisted), P_sleep (sleep);
+    reduced radius (assisted), P_sleep (sleep); RB utilisation is the sum
+    of the scheduled band shares (Eq. 11);
 ``site_power_per_mbps_kw`` (site)
-    the extra power per Mbit/s a helper carries for a neighbour (Eq. 3);
+    the extra power per Mbit/s a helper carries for a neighbour (Eq. 3):
+    traffic term plus the band shares that traffic needs at the Shannon
+    efficiency the neighbours' users see from it;
 ``site_offload_room_mbps`` (site)
-    what a helper can take over: its capacity less the helping overhead
-    lambda_loss (Eq. 9) less its own traffic.
+    what a helper can take over on the bands that reach its neighbours'
+    users: per band the smaller of its capacity less lambda_loss (Eq. 9)
+    less its own traffic, and its unused share times the rate per share
+    those users get (Eq. 8);
+``arc_reach_mbps`` (edge)
+    the demand of the client's users the helper reaches at Gamma_min with
+    the client silent (Eqs. 6-7).
 
 Variables and constraints (per arc helper -> client, per step):
 
 ``offload`` f_ij (Mbit/s)
     traffic of client j carried by helper i; only on arcs with kappa_ij >=
     kappa_min (Eq. 21), only while i helps (Eq. 20) and the link is on
-    (Eq. 23), at most the client's demand that its mode leaves uncovered
+    (Eq. 23), at most what the helper reaches of the client's users
+    (``arc_reach_mbps``), at most the client's demand that its mode leaves uncovered
     (Eq. 6: outside the reduced radius when assisted, all of it asleep or
     dark) and at most the helper's room (Eq. 9);
 ``eq10_site_sla``
@@ -32,68 +44,139 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from ..physics import ASSISTED, HELPING, MODES, NORMAL, SLEEP, band_power_coefficients, band_traffic_mbps, home_site, site_power_kw
+from ..physics import (
+    ASSISTED,
+    HELPING,
+    MODES,
+    NORMAL,
+    SLEEP,
+    RadioChannel,
+    SitePowerModel,
+    band_power_coefficients,
+    best_servers,
+    schedule_rates,
+)
 from .context import Context, pick, total_by
 from .data import _attrs
 
 
 def site_level_data(data: xr.Dataset) -> xr.Dataset:
-    """Add the site-level traffic and power data of this module to per-user model data."""
-    n_sites = data.sizes["site"]
-    home = home_site(data)
-    valid = home >= 0
-    pair_home = data.pair_home.values
-    home_pair = np.full(data.sizes["user"], -1)
-    home_pair[data.pair_user.values[pair_home]] = np.flatnonzero(pair_home)
-    in_normal = np.zeros(data.sizes["user"])
-    in_assisted = np.zeros(data.sizes["user"])
-    in_normal[home_pair >= 0] = data.pair_coverage.values[home_pair[home_pair >= 0], NORMAL]
-    in_assisted[home_pair >= 0] = data.pair_coverage.values[home_pair[home_pair >= 0], ASSISTED]
+    """Add the site-level traffic and power data of this module to per-user model data.
+
+    Every number comes from the service physics (:mod:`msrc_model.physics.service`)
+    at the outage start: users on their best server, the Eq. 7 SINR with
+    every other site normal, Shannon rates shared by the scheduler.
+    """
+    n_sites, n_users = data.sizes["site"], data.sizes["user"]
+    channel = RadioChannel.from_data(data)
+    pair_user, pair_site = data.pair_user.values, data.pair_site.values
+    every = np.ones((n_sites, data.sizes["band"]), dtype=bool)
+    best, _ = best_servers(channel, pair_user, pair_site, every)
+    valid = best >= 0
+    at = np.maximum(best, 0)
+    low = data.band_assisted.values.astype(bool)
+    capacity = data.capacity_mbps.values
+    bandwidth = data.bandwidth_mhz.values
+    demand = data.demand_mbps.values
+    user_class = data.user_class.values
+    class_order = np.argsort(-data.class_weight.values, kind="stable")
+    power_model = SitePowerModel.from_data(data)
 
     def per_site(weights):
-        return np.bincount(home[valid], weights=np.asarray(weights, dtype=float)[valid], minlength=n_sites)
+        return np.bincount(at[valid], weights=np.asarray(weights, dtype=float)[valid], minlength=n_sites)
 
-    demand = data.demand_mbps.values
-    sla = data.min_rate_mbps.values * data.user_required_share.values
-    site_demand = per_site(demand)
-    safe = np.where(site_demand > 0, site_demand, 1.0)
-    normal_share = per_site(demand * in_normal) / safe
-    keep_share = per_site(demand * in_assisted) / safe
-    site_sla = per_site(sla)
-    sla_outside = per_site(sla * (1 - in_assisted))
-    weight_per_mbps = per_site(data.user_weight.values) / safe
+    def served(site, band_on):
+        """Rates and shares per user and band, with every user on ``site`` (-1: none) and carriers ``band_on``."""
+        sinr = np.full((n_users, len(capacity)), -np.inf)
+        mine = np.flatnonzero(site >= 0)
+        sinr[mine] = channel.sinr_db(mine, site[mine], every)  # interference: every other site normal
+        efficiency = np.where((site >= 0)[:, None] & band_on[np.maximum(site, 0)], channel.spectral_efficiency(sinr), 0.0)
+        rate, share = schedule_rates(site, efficiency, bandwidth, band_on * capacity, demand, user_class, class_order)
+        return rate, share, efficiency
 
-    capacity = data.capacity_mbps.values
-    low = data.band_assisted.values.astype(bool)
-    all_on = np.ones((n_sites, capacity.size), dtype=bool)
-    low_on = np.broadcast_to(low, (n_sites, capacity.size))
-    normal_traffic = band_traffic_mbps(np.minimum(normal_share * site_demand, capacity.sum()), all_on, capacity)
-    low_capacity = capacity[low].sum()
-    assisted_traffic = band_traffic_mbps(np.minimum(keep_share * site_demand, low_capacity), low_on, capacity)
+    def carried(site, rate, share):
+        cell = (np.maximum(site, 0)[:, None] * len(capacity) + np.arange(len(capacity))[None, :]).ravel()
+        keep = np.repeat(site >= 0, len(capacity))
+        size = n_sites * len(capacity)
+        traffic = np.bincount(cell[keep], weights=rate.ravel()[keep], minlength=size).reshape(n_sites, -1)
+        used = np.bincount(cell[keep], weights=share.ravel()[keep], minlength=size).reshape(n_sites, -1)
+        return traffic, np.minimum(used, 1.0)
+
+    # normal: every site serves its best-served users with every carrier
+    home_pair = np.full(n_users, -1)
+    is_best = pair_site == best[pair_user]
+    home_pair[pair_user[is_best]] = np.flatnonzero(is_best)
+    in_assisted = np.zeros(n_users, dtype=bool)
+    in_assisted[home_pair >= 0] = data.pair_coverage.values[home_pair[home_pair >= 0], ASSISTED] > 0
+    rate_n, share_n, efficiency_n = served(best, every)
+    traffic_n, used_n = carried(best, rate_n, share_n)
+    # assisted: B_low only, the users inside the reduced radius (the others' traffic goes to helpers)
+    low_on = np.broadcast_to(low, every.shape)
+    kept = np.where(in_assisted, best, -1)
+    rate_a, share_a, _ = served(kept, low_on)
+    traffic_a, used_a = carried(kept, rate_a, share_a)
     no = np.zeros(n_sites, dtype=bool)
+    normal_kw = power_model.site_kw(every, traffic_n, no, no, used_n)
     power = np.stack(
-        [
-            site_power_kw(data, all_on, normal_traffic, no, no),
-            site_power_kw(data, all_on, normal_traffic, no, no),
-            site_power_kw(data, low_on, assisted_traffic, no, no),
-            site_power_kw(data, all_on, normal_traffic, ~no, no),
-        ],
+        [normal_kw, normal_kw, power_model.site_kw(low_on, traffic_a, no, no, used_a), power_model.site_kw(every, traffic_n, ~no, no)],
         axis=1,
     )
+
+    site_demand = per_site(demand)
+    safe = np.where(site_demand > 0, site_demand, 1.0)
+    normal_share = per_site(rate_n.sum(axis=1)) / safe
+    keep_share = per_site(rate_a.sum(axis=1)) / safe
+    sla = data.min_rate_mbps.values * data.user_required_share.values
+    site_sla = per_site(sla)
+    sla_outside = per_site(sla * ~in_assisted)
+    weight_per_mbps = per_site(data.user_weight.values) / safe
+
+    # helping by the bands that reach: per arc i -> j, the demand of j's users i reaches at Gamma_min
+    # (j asleep, so it does not interfere), and the Shannon efficiency they see per band
+    helper, client = data.edge_helper.values, data.edge_assisted.values
+    client_users = [np.flatnonzero(valid & (best == j)) for j in range(n_sites)]  # one list per site, built once
+    reach = np.zeros(len(helper))
+    efficiency_sum = np.zeros((n_sites, len(capacity)))
+    demand_sum = np.zeros((n_sites, len(capacity)))
+    arc_user = np.concatenate([client_users[j] for j in client]) if len(client) else np.zeros(0, dtype=int)
+    arc_index = np.repeat(np.arange(len(client)), [len(client_users[j]) for j in client]) if len(client) else arc_user
+    if arc_user.size:
+        signal_client = channel.signal_mw(arc_user, client[arc_index])
+        total = channel.interference_mw(every)[arc_user] - signal_client  # the client is asleep
+        signal = channel.signal_mw(arc_user, helper[arc_index])
+        with np.errstate(divide="ignore"):
+            sinr = 10.0 * np.log10(signal / (channel.noise_mw + np.maximum(total - signal, 0.0)))
+        efficiency = channel.spectral_efficiency(sinr)
+        reached = efficiency.max(axis=1) > 0
+        reach = np.bincount(arc_index, weights=demand[arc_user] * reached, minlength=len(helper))
+        np.add.at(efficiency_sum, helper[arc_index], efficiency * demand[arc_user][:, None])
+        np.add.at(demand_sum, helper[arc_index], (efficiency > 0) * demand[arc_user][:, None])
+    typical_efficiency = np.where(demand_sum > 0, efficiency_sum / np.maximum(demand_sum, 1e-300), 0.0)
+    per_share = typical_efficiency * bandwidth  # Mbit/s per unit share for taken-over users
+    room_band = np.minimum(
+        np.maximum(capacity * (1.0 - float(data.helping_overhead)) - traffic_n, 0.0),
+        np.maximum(1.0 - used_n, 0.0) * per_share,
+    )
+    room = room_band.sum(axis=1)
     _, utilisation_kw, traffic_kw_per_mbps = (c.values for c in band_power_coefficients(data))
-    per_mbps = float(data.power_scale) * float(((utilisation_kw / capacity + traffic_kw_per_mbps) * capacity / capacity.sum()).sum())
-    room = np.maximum(capacity.sum() * (1.0 - float(data.helping_overhead)) - normal_share * site_demand, 0.0)
+    # extra power per Mbit/s taken over: traffic term plus the shares it needs, over the bands with room
+    per_band_kw = traffic_kw_per_mbps + utilisation_kw / np.where(per_share > 0, per_share, np.inf)
+    weights = np.where(room[:, None] > 0, room_band / np.maximum(room[:, None], 1e-300), 0.0)
+    per_mbps = float(data.power_scale) * (weights * per_band_kw).sum(axis=1)
+    per_mbps = np.where(room > 0, per_mbps, float(data.power_scale) * per_band_kw.min(axis=1, initial=np.inf))
+    per_mbps = np.where(np.isfinite(per_mbps), per_mbps, 0.0)
 
     out = data.copy()
-    out["site_demand_mbps"] = ("site", site_demand, _attrs("Mbit/s", "demand of the users whose strongest site this is"))
-    out["site_normal_share"] = ("site", normal_share, _attrs("1", "demand share of the site's users within R_nom"))
-    out["site_keep_share"] = ("site", keep_share, _attrs("1", "demand share of the site's users within the reduced radius"))
+    out["site_demand_mbps"] = ("site", site_demand, _attrs("Mbit/s", "demand of the users whose best server this is"))
+    out["site_normal_share"] = ("site", normal_share, _attrs("1", "demand share of the site's users it serves in normal mode"))
+    out["site_keep_share"] = ("site", keep_share, _attrs("1", "demand share of the site's users it serves assisted (B_low, reduced radius)"))
     out["site_sla_mbps"] = ("site", site_sla, _attrs("Mbit/s", "SLA minimum rates of the site's users (Eq. 10)"))
     out["site_sla_outside_mbps"] = ("site", sla_outside, _attrs("Mbit/s", "SLA rates of the site's users outside the reduced radius"))
     out["site_weight_per_mbps"] = ("site", weight_per_mbps, _attrs("1/(Mbit/s)", "priority weight per Mbit/s of the site's demand"))
-    out["site_mode_power_kw"] = (("site", "mode"), power, _attrs("kW", "site power serving its own users in each mode (Eqs. 2-4)"))
-    out["site_power_per_mbps_kw"] = ((), per_mbps, _attrs("kW/(Mbit/s)", "extra helper power per Mbit/s taken over (Eq. 3)"))
-    out["site_offload_room_mbps"] = ("site", room, _attrs("Mbit/s", "traffic a helper can take over (Eq. 9)"))
+    out["site_mode_power_kw"] = (("site", "mode"), power, _attrs("kW", "site power serving its own users in each mode (Eqs. 2-4, 7-9)"))
+    out["site_power_per_mbps_kw"] = ("site", per_mbps, _attrs("kW/(Mbit/s)", "extra helper power per Mbit/s taken over (Eq. 3)"))
+    out["site_offload_room_mbps"] = ("site", room, _attrs("Mbit/s", "traffic a helper can take over on the bands that reach (Eqs. 8-9)"))
+    out["arc_reach_mbps"] = ("edge", reach, _attrs("Mbit/s", "demand of the client's users the helper reaches at Gamma_min (Eq. 6-7)"))
     return out
 
 
@@ -109,11 +192,11 @@ def add_site_offload(ctx: Context) -> None:
 
     demand = data.site_demand_mbps
     helper, client = data.edge_helper, data.edge_assisted
-    client_demand = demand.isel(site=client).drop_vars("site")
-    upper = client_demand * data.kappa_ok
+    # what the helper's bands reach of the client's users (Eqs. 6-7), only on eligible arcs (Eq. 21)
+    upper = data.arc_reach_mbps * data.kappa_ok
     flow = ctx.add_variables("offload", ("edge", t), lower=0.0, upper=xr.ones_like(data[t], dtype=float) * upper)
-    ctx.add_constraints("eq20_offload_needs_helping", flow - client_demand * pick(mode(HELPING), "site", helper) <= 0)
-    ctx.add_constraints("eq23_offload_needs_link", flow - client_demand * ctx.expressions["link_at_arc"] <= 0)
+    ctx.add_constraints("eq20_offload_needs_helping", flow - upper * pick(mode(HELPING), "site", helper) <= 0)
+    ctx.add_constraints("eq23_offload_needs_link", flow - upper * ctx.expressions["link_at_arc"] <= 0)
     incoming = total_by(flow, ctx.labelled(client, "site"), sites)
     outgoing = total_by(flow, ctx.labelled(helper, "site"), sites)
     uncovered = demand * ((1 - data.site_keep_share) * mode(ASSISTED) + mode(SLEEP) + dark)
@@ -124,4 +207,4 @@ def add_site_offload(ctx: Context) -> None:
     )
     own = demand * (data.site_normal_share * (mode(NORMAL) + mode(HELPING)) + data.site_keep_share * mode(ASSISTED))
     ctx.expressions["site_served_mbps"] = own + incoming
-    ctx.expressions["site_power"] = (data.site_mode_power_kw * gamma).sum("mode") + float(data.site_power_per_mbps_kw) * outgoing
+    ctx.expressions["site_power"] = (data.site_mode_power_kw * gamma).sum("mode") + data.site_power_per_mbps_kw * outgoing

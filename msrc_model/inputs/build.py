@@ -41,8 +41,10 @@ from . import geometry, radio
 from ..config.loader import scenario_to_yaml
 from ..config.scenario import ConstantDemand, Scenario
 
-# Sites ranked below this many stronger sites at a user are not candidate servers.
 CANDIDATE_SITES_PER_USER = 8
+"""Sites ranked below this many stronger sites at a user are not candidate servers."""
+RANKED_SITES_PER_USER = 24
+"""Sites whose received power is kept per user and band (the interferers of Eq. 7); the rest is one residual."""
 
 
 def msrc_version() -> str:
@@ -194,7 +196,13 @@ def user_site_channel(
     moves to a farther site only when the stronger ones have handed it over
     (assisted, asleep or dark), so their signal no longer interferes with it.
     ``sinr_all_active_db`` keeps the worst case, every other site transmitting.
-    A pair is feasible when its best band reaches Gamma_min.
+    A pair is a *candidate* when its best band reaches Gamma_min this way; the
+    simulator decides service from the Eq. 7 SINR of the moment.
+
+    For that SINR every user keeps the received power of its
+    ``RANKED_SITES_PER_USER`` strongest sites per band (``ranked_site``,
+    ``ranked_rx_dbm``); the sites beyond them are one residual interference
+    (``residual_interference_dbm``), counted as always transmitting.
     """
     radio_cfg = scenario.radio
     bands = scenario.bands.table
@@ -212,11 +220,12 @@ def user_site_channel(
         shadow_db = np.zeros((n_users, n_sites), dtype=np.float32)
 
     h_bs, h_ut = scenario.network.bs_height_m, radio_cfg.ue_height_m
-    k = min(CANDIDATE_SITES_PER_USER, n_sites)
+    n_links = min(RANKED_SITES_PER_USER, n_sites)
+    k = min(CANDIDATE_SITES_PER_USER, n_links)
     rows = np.arange(n_users)[:, None]
     n_bands = len(bands)
+    rx_mw = np.empty((n_users, n_links, n_bands))
     path_loss = np.empty((n_users, k, n_bands), dtype=np.float32)
-    rx_mw = np.empty((n_users, k, n_bands))
     total_mw = np.empty((n_users, n_bands))
     order = None
     for b, band in enumerate(bands):  # a handful of bands; every user and site at once
@@ -226,30 +235,37 @@ def user_site_channel(
         eirp_dbm = np.float32(band.tx_power_dbm + band.antenna_gain_dbi - band.feeder_loss_db)
         received = radio.dbm_to_mw(eirp_dbm - loss)
         if order is None:
-            # the k strongest sites on the reference band, strongest first
-            top = np.argpartition(-received, k - 1, axis=1)[:, :k] if k < n_sites else np.tile(np.arange(n_sites), (n_users, 1))
+            # the n_links strongest sites on the reference band, strongest first
+            if n_links < n_sites:
+                top = np.argpartition(-received, n_links - 1, axis=1)[:, :n_links]
+            else:
+                top = np.tile(np.arange(n_sites), (n_users, 1))
             top_rx = received[rows, top]
             order = top[rows, np.argsort(-top_rx, axis=1, kind="stable")]
         total_mw[:, b] = received.sum(axis=1)
         rx_mw[:, :, b] = received[rows, order]
-        path_loss[:, :, b] = loss[rows, order]
+        path_loss[:, :, b] = loss[rows, order[:, :k]]
 
     noise_mw = radio.dbm_to_mw(
         radio.thermal_noise_dbm(
             np.array([b.bandwidth_mhz for b in bands]), radio_cfg.noise_psd_dbm_per_hz, radio_cfg.ue_noise_figure_db
         )
     )
-    stronger_and_self = np.cumsum(rx_mw, axis=1)
+    # interference from sites beyond the ranked ones: always counted (they are assumed to transmit)
+    residual_mw = np.maximum(total_mw - rx_mw.sum(axis=1), 0.0) if n_links < n_sites else np.zeros_like(total_mw)
+    candidate_rx = rx_mw[:, :k]
+    stronger_and_self = np.cumsum(candidate_rx, axis=1)
     weaker_mw = np.maximum(total_mw[:, None, :] - stronger_and_self, 0.0)
-    sinr_db = radio.linear_to_db(rx_mw / (noise_mw + weaker_mw))
-    others_mw = np.maximum(total_mw[:, None, :] - rx_mw, 0.0)
-    sinr_all_db = radio.linear_to_db(rx_mw / (noise_mw + others_mw))
+    sinr_db = radio.linear_to_db(candidate_rx / (noise_mw + weaker_mw))
+    others_mw = np.maximum(total_mw[:, None, :] - candidate_rx, 0.0)
+    sinr_all_db = radio.linear_to_db(candidate_rx / (noise_mw + others_mw))
+    order_k = order[:, :k]
 
-    pair_distance = distance[rows, order]
+    pair_distance = distance[rows, order_k]
     decodable = sinr_db >= radio_cfg.sinr_min_db
-    feasible = (pair_distance <= radius_helping_m[order]) & decodable.any(axis=2)
+    feasible = (pair_distance <= radius_helping_m[order_k]) & decodable.any(axis=2)
     user_index, rank = np.nonzero(feasible)  # row-major: sorted by user, then strength
-    site_index = order[user_index, rank]
+    site_index = order_k[user_index, rank]
     sinr = sinr_db[user_index, rank]
     efficiency = np.where(decodable[user_index, rank], radio.shannon_spectral_efficiency(sinr), 0.0)
     return {
@@ -257,12 +273,15 @@ def user_site_channel(
         "pair_site": site_index,
         "pair_rank": rank,
         "distance_m": pair_distance[user_index, rank],
-        "los": los[rows, order][user_index, rank],
-        "shadow_db": shadow_db[rows, order][user_index, rank],
+        "los": los[rows, order_k][user_index, rank],
+        "shadow_db": shadow_db[rows, order_k][user_index, rank],
         "path_loss_db": path_loss[user_index, rank],
         "sinr_db": sinr,
         "sinr_all_active_db": sinr_all_db[user_index, rank],
         "spectral_efficiency": efficiency,
+        "ranked_site": order,
+        "ranked_rx_dbm": radio.mw_to_dbm(rx_mw).astype(np.float32),
+        "residual_interference_dbm": radio.mw_to_dbm(residual_mw).astype(np.float32),
     }
 
 
@@ -420,6 +439,13 @@ def build_inputs(scenario: Scenario, trial: int = 0) -> xr.Dataset:
             ("pair", "band"), channel["spectral_efficiency"] * band_vars["bandwidth_mhz"].values[None, :], "Mbit/s",
             "rate with the whole band given to the user, B log2(1+SINR) (Eq. 8, chi = 1)",
         ),
+        # received power for the Eq. 7 SINR
+        "ranked_site": _var(("user", "site_rank"), channel["ranked_site"].astype(np.int32), "1", "site index of the user's rank-th strongest site"),
+        "ranked_rx_dbm": _var(("user", "site_rank", "band"), channel["ranked_rx_dbm"], "dBm", "power received from the ranked site on the band (EIRP - path loss)"),
+        "residual_interference_dbm": _var(
+            ("user", "band"), channel["residual_interference_dbm"], "dBm",
+            "power received from the sites beyond the ranked ones, counted as interference at all times (Eq. 7)",
+        ),
         # cooperation graph
         "edge_helper": _var("edge", edges["edge_helper"], "1", "site index of helper i"),
         "edge_assisted": _var("edge", edges["edge_assisted"], "1", "site index of assisted site j"),
@@ -468,6 +494,7 @@ def build_inputs(scenario: Scenario, trial: int = 0) -> xr.Dataset:
         "max_links": _var((), coop.max_links, "1", "K_max (Eq. 22)"),
         "sinr_min_db": _var((), scenario.radio.sinr_min_db, "dB", "Gamma_min (Eq. 6)"),
         "time_step_s": _var((), controller.stage2_interval_s, "s", "Stage-2 step Delta t"),
+        "stage1_interval_s": _var((), controller.stage1_interval_min * 60.0, "s", "Stage-1 interval (the results sample per-user SINR and rate at it)"),
     }
     coords = {
         "site": xr.Variable("site", np.array(names, dtype=object), attrs={"long_name": "base-station site"}),
@@ -476,6 +503,7 @@ def build_inputs(scenario: Scenario, trial: int = 0) -> xr.Dataset:
         "user": xr.Variable("user", np.arange(len(users["demand_mbps"])), attrs={"long_name": "user index"}),
         "pair": xr.Variable("pair", np.arange(len(pair_site)), attrs={"long_name": "feasible user-site pair index"}),
         "edge": xr.Variable("edge", np.arange(len(edges["kappa"])), attrs={"long_name": "cooperation arc index"}),
+        "site_rank": xr.Variable("site_rank", np.arange(channel["ranked_site"].shape[1]), attrs={"long_name": "rank of a site at a user by received power (0 = strongest)"}),
         "ev": xr.Variable("ev", np.arange(len(evs["ev_site"])), attrs={"long_name": "EV index"}),
         "time": xr.Variable("time", time_s, attrs={"units": "s", "long_name": "time since the outage start"}),
     }

@@ -2,7 +2,8 @@
 
 Large-scale path loss of the 3GPP TR 38.901 Urban Macro (UMa) scenario
 (Table 7.4.1-1), its line-of-sight probability (Table 7.4.2-1), thermal noise,
-decibel conversions and Shannon spectral efficiency.
+decibel conversions. Shannon spectral efficiency lives with the rest of the
+service physics in :mod:`msrc_model.physics.service` and is re-exported here.
 
 Units: distances and heights in m, carrier frequencies in GHz, bandwidths in
 MHz, powers in dBm or mW, gains and losses in dB, spectral efficiency in
@@ -16,6 +17,8 @@ import math
 
 import numpy as np
 import numpy.typing as npt
+
+from ..physics.service import shannon_spectral_efficiency
 
 __all__ = [
     "SPEED_OF_LIGHT_M_PER_S",
@@ -364,26 +367,6 @@ def mw_to_dbm(power_mw: ArrayLike) -> FloatArray:
         Power in dBm; 0 mW gives ``-inf`` without a runtime warning.
     """
     return linear_to_db(power_mw)
-
-
-def shannon_spectral_efficiency(sinr_db: ArrayLike) -> FloatArray:
-    """Shannon spectral efficiency ``log2(1 + SINR)``.
-
-    Evaluated as ``logaddexp2(0, SINR_dB * log2(10) / 10)`` so that very low
-    and very high SINR neither underflow nor overflow.
-
-    Parameters
-    ----------
-    sinr_db : array_like
-        Signal-to-interference-plus-noise ratio, in dB.
-
-    Returns
-    -------
-    numpy.ndarray
-        Spectral efficiency in bit/s/Hz.
-    """
-    sinr_log2 = _as_float(sinr_db) * (math.log2(10.0) / 10.0)
-    return np.asarray(np.logaddexp2(0.0, sinr_log2))
 
 
 def link_budget_reach_m(

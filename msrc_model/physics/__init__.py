@@ -11,6 +11,7 @@ module                    what it defines
 ``power``                 site power (Eqs. 2-4), traffic split over carriers
 ``storage``               battery and EV limits and efficiencies (Eqs. 12-15)
 ``price``                 the V2G price (Eq. 16)
+``service``               SINR (Eq. 7), Shannon rates (Eq. 8), the band scheduler (Eqs. 8-11)
 ========================  ===============================================
 
 The functions read the inputs Dataset (:func:`msrc_model.build_inputs`) or
@@ -19,14 +20,16 @@ model data made from it; both carry the same variables.
 
 from .coverage import home_site, pair_mode_coverage
 from .modes import ASSISTED, DARK, HELPING, MODE_NAMES, MODES, NORMAL, SLEEP, awake, needs_helper
-from .power import band_power_coefficients, band_traffic_mbps, reference_site_power_kw, site_power_kw
+from .power import SitePowerModel, band_power_coefficients, band_traffic_mbps, reference_site_power_kw, site_power_kw
 from .price import remaining_time_h, v2g_price_per_kwh
+from .service import RadioChannel, best_servers, schedule_rates, shannon_spectral_efficiency, transmitting_carriers
 from .storage import (
     BatteryLimits,
     EVLimits,
     battery_floor_kwh,
     battery_initial_kwh,
     ev_arrival_kwh,
+    ev_bus_limits_kw,
     ev_reserve_kwh,
     peak_supply_kw,
     usable_energy_kwh,
@@ -41,6 +44,12 @@ __all__ = [
     "NORMAL",
     "SLEEP",
     "BatteryLimits",
+    "RadioChannel",
+    "SitePowerModel",
+    "best_servers",
+    "schedule_rates",
+    "shannon_spectral_efficiency",
+    "transmitting_carriers",
     "EVLimits",
     "awake",
     "band_power_coefficients",
@@ -48,6 +57,7 @@ __all__ = [
     "battery_floor_kwh",
     "battery_initial_kwh",
     "ev_arrival_kwh",
+    "ev_bus_limits_kw",
     "ev_reserve_kwh",
     "home_site",
     "needs_helper",

@@ -1,13 +1,18 @@
 """Who can be served by whom: each user's home site and coverage per mode (Eqs. 5-6).
 
-A feasible user-site pair (``pair`` dimension of the inputs) may carry the
-user's traffic when the site's mode radius reaches the user (Eq. 5):
+A candidate user-site pair (``pair`` dimension of the inputs) may carry the
+user's traffic when the site's mode radius reaches the user (the distance
+condition of Eq. 6 with the radii of Eq. 5); whether it does also depends on
+the SINR of the moment (:mod:`msrc_model.physics.service`):
 
 ========  ==============================================================
 mode      pairs covered
 ========  ==============================================================
-normal    users within the nominal radius R_nom
-helping   every feasible pair (the expanded radius R_exp bounds the pairs)
+normal    every candidate pair: R_eff is the reach of the carriers on
+          (Eq. 5), i.e. where the SINR clears Gamma_min, so the SINR
+          decides; the nominal radius R_nom describes a cell, it does not
+          exclude a user its best server reaches
+helping   every candidate pair (the expanded radius R_exp bounds the pairs)
 assisted  users within the reduced radius R_red R_nom
 sleep     none
 dark      none
@@ -37,7 +42,7 @@ def pair_mode_coverage(data: xr.Dataset) -> np.ndarray:
     pairs = data.sizes["pair"]
     return np.stack(
         [
-            data.pair_in_normal_radius.values.astype(bool),
+            np.ones(pairs, dtype=bool),  # the SINR decides (see the module)
             np.ones(pairs, dtype=bool),  # every pair lies within R_exp by construction
             data.pair_in_assisted_radius.values.astype(bool),
             np.zeros(pairs, dtype=bool),

@@ -20,6 +20,8 @@ same sum with decision variables, from :func:`band_power_coefficients`.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import xarray as xr
 
@@ -55,8 +57,57 @@ def band_traffic_mbps(site_traffic_mbps: np.ndarray, band_on: np.ndarray, capaci
     return np.where(on_capacity[:, None] > 0, split, 0.0)
 
 
+@dataclass(frozen=True)
+class SitePowerModel:
+    """Eqs. 2-4 with the coefficients read once from the data (numpy), for callers that evaluate it every step."""
+
+    active_kw: np.ndarray  # (band,) kW of an active carrier
+    utilisation_kw: np.ndarray  # (band,) kW per unit RB utilisation
+    traffic_kw_per_mbps: np.ndarray  # (band,) kW per Mbit/s
+    capacity_mbps: np.ndarray  # (band,) C^(b), Mbit/s
+    standby_kw: np.ndarray  # (band,) P_std, kW
+    deep_sleep_kw: float  # P_sleep, kW
+    scale: float  # calibration factor
+
+    @classmethod
+    def from_data(cls, data: xr.Dataset) -> SitePowerModel:
+        active_kw, utilisation_kw, traffic_kw_per_mbps = (c.values for c in band_power_coefficients(data))
+        return cls(
+            active_kw=active_kw,
+            utilisation_kw=utilisation_kw,
+            traffic_kw_per_mbps=traffic_kw_per_mbps,
+            capacity_mbps=data.capacity_mbps.values.astype(float),
+            standby_kw=data.power_standby_kw.values.astype(float),
+            deep_sleep_kw=float(data.power_deep_sleep_kw),
+            scale=float(data.power_scale),
+        )
+
+    def site_kw(
+        self,
+        band_on: np.ndarray,
+        band_traffic: np.ndarray,
+        asleep: np.ndarray,
+        dark: np.ndarray,
+        utilisation: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """(site,) kW, see :func:`site_power_kw`."""
+        band_on = np.asarray(band_on, dtype=bool)
+        if utilisation is None:
+            utilisation = np.minimum(band_traffic / self.capacity_mbps, 1.0)
+        bands = band_on * (self.active_kw + self.utilisation_kw * utilisation + self.traffic_kw_per_mbps * band_traffic)
+        standby = (~band_on) * self.standby_kw
+        is_awake = ~(asleep | dark)
+        power = np.where(is_awake, (bands + standby).sum(axis=1), 0.0) + np.where(asleep & ~dark, self.deep_sleep_kw, 0.0)
+        return self.scale * power
+
+
 def site_power_kw(
-    data: xr.Dataset, band_on: np.ndarray, band_traffic: np.ndarray, asleep: np.ndarray, dark: np.ndarray
+    data: xr.Dataset,
+    band_on: np.ndarray,
+    band_traffic: np.ndarray,
+    asleep: np.ndarray,
+    dark: np.ndarray,
+    utilisation: np.ndarray | None = None,
 ) -> np.ndarray:
     """Eqs. 2-4: the power (kW) each site draws.
 
@@ -67,19 +118,14 @@ def site_power_kw(
     band_on:
         (site, band) bool, carriers switched on (z).
     band_traffic:
-        (site, band) Mbit/s carried on each carrier (nu); RB utilisation is nu / C, at most 1.
+        (site, band) Mbit/s carried on each carrier (nu).
     asleep, dark:
         (site,) bool: deep sleep (P_sleep only) and out of energy (nothing).
+    utilisation:
+        (site, band) RB utilisation rho = sum of the users' band shares (Eq. 11);
+        None: nu / C, at most 1 (the site-level estimate).
     """
-    active_kw, utilisation_kw, traffic_kw_per_mbps = (c.values for c in band_power_coefficients(data))
-    capacity = data.capacity_mbps.values
-    band_on = np.asarray(band_on, dtype=bool)
-    utilisation = np.minimum(band_traffic / capacity, 1.0)
-    bands = band_on * (active_kw + utilisation_kw * utilisation + traffic_kw_per_mbps * band_traffic)
-    standby = (~band_on) * data.power_standby_kw.values
-    is_awake = ~(asleep | dark)
-    power = np.where(is_awake, (bands + standby).sum(axis=1), 0.0) + np.where(asleep & ~dark, float(data.power_deep_sleep_kw), 0.0)
-    return float(data.power_scale) * power
+    return SitePowerModel.from_data(data).site_kw(band_on, band_traffic, asleep, dark, utilisation)
 
 
 def reference_site_power_kw(data: xr.Dataset) -> xr.DataArray:

@@ -105,6 +105,16 @@ class BatteryLimits:
         return energy_kwh - given * step_h / self.discharge_efficiency + taken * step_h * self.charge_efficiency
 
 
+def ev_bus_limits_kw(max_power_kw: float, efficiency: float) -> tuple[float, float]:
+    """Per EV, the largest discharge and charge power at the site bus, kW.
+
+    The per-EV limit P_max applies at the EV battery: discharging, the bus
+    gets eta P_max; charging, the bus gives P_max / eta for the battery to
+    store P_max.
+    """
+    return max_power_kw * efficiency, max_power_kw / max(efficiency, 1e-12)
+
+
 @dataclass(frozen=True)
 class EVLimits:
     """The EVs of a realisation (per EV, numpy) and the sites' V2X limit."""
@@ -129,13 +139,18 @@ class EVLimits:
             n_site=data.sizes["site"],
         )
 
+    @property
+    def max_bus_kw(self) -> float:
+        """Largest V2G power of one EV at the site bus, kW: P_max applies at the EV battery (see :func:`ev_bus_limits_kw`)."""
+        return ev_bus_limits_kw(self.max_power_kw, self.efficiency)[0]
+
     def usable_kwh(self, energy_kwh: np.ndarray) -> np.ndarray:
         """Energy each EV can still give at the bus above its reserve, kWh."""
         return usable_energy_kwh(energy_kwh, self.reserve_kwh, self.efficiency)
 
     def available_kw(self, energy_kwh: np.ndarray, parked: np.ndarray, step_h: float) -> tuple[np.ndarray, np.ndarray]:
         """Per EV and per site, the V2G power (kW at the bus) parked EVs can hold for one step (Eqs. 14-15)."""
-        per_ev = np.where(parked, np.minimum(self.max_power_kw, self.usable_kwh(energy_kwh) / step_h), 0.0)
+        per_ev = np.where(parked, np.minimum(self.max_bus_kw, self.usable_kwh(energy_kwh) / step_h), 0.0)
         per_site = np.minimum(np.bincount(self.site, weights=per_ev, minlength=self.n_site), self.v2x_limit_kw)
         return per_ev, per_site
 

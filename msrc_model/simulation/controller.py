@@ -49,11 +49,10 @@ import xarray as xr
 from ..config.scenario import Scenario
 from ..formulation import model_data
 from ..formulation.site_level import site_level_data
-from ..physics import ASSISTED, DARK, HELPING, NORMAL, awake, needs_helper, peak_supply_kw
+from ..physics import ASSISTED, DARK, HELPING, NORMAL, awake, needs_helper, peak_supply_kw, transmitting_carriers
 from ..problems.solve import highs_options, solve_model
 from ..problems.stages import build_dispatch, build_stage1, build_stage2
 from .simulator import Decision, SolverEvent, State, World
-from .strategies import home_association
 
 
 def stage1_blocks_s(controller) -> np.ndarray:
@@ -96,8 +95,9 @@ class MSRCController:
         self.links = np.zeros(world.n_edge, dtype=bool)
         self.known_dark = np.zeros(world.n_site, dtype=bool)
         self.radio_key: bytes | None = None
-        self.user_site = home_association(world)
+        self.user_site = world.best_server.copy()
         self.band_on = np.ones((world.n_site, world.n_band), dtype=bool)
+        self.band_share: np.ndarray | None = None
         self.dispatch_key: bytes | None = None
         self.ev_request = np.zeros(world.n_site)
         self.price = np.full(world.n_site, float(inputs.price_base_per_kwh))
@@ -140,13 +140,13 @@ class MSRCController:
         evs = w.evs
         usable = np.where(state.parked, evs.usable_kwh(state.ev_kwh), 0.0)
         count_now = np.bincount(evs.site, weights=state.parked.astype(float), minlength=w.n_site)
-        energy_now = np.bincount(evs.site, weights=np.minimum(usable, evs.max_power_kw * mu), minlength=w.n_site)
+        energy_now = np.bincount(evs.site, weights=np.minimum(usable, evs.max_bus_kw * mu), minlength=w.n_site)
         # arrivals expected at the known rate until the arrival window closes
         window_left_h = max(self.ev_window_h - now_h, 0.0)
         arrived_by_end = self.ev_rate_per_h * np.minimum(window_left_h, ends)
         present_new = self.ev_rate_per_h * mu * (1.0 - np.exp(-np.minimum(ends, window_left_h) / mu))
         count = count_now[:, None] * stay[None, :] + present_new[None, :]
-        power = np.minimum(evs.v2x_limit_kw, evs.max_power_kw * count)
+        power = np.minimum(evs.v2x_limit_kw, evs.max_bus_kw * count)
         energy = energy_now[:, None] + arrived_by_end[None, :] * self.ev_mean_usable_kwh
         coords = {"site": w.inputs.site.values, "time": self.data1.time.values}
         return (
@@ -219,15 +219,15 @@ class MSRCController:
 
     # ------------------------------------------------------------------ Stage 2: radio
     def allowed_pairs(self, dark: np.ndarray) -> np.ndarray:
-        """Pairs a site may serve: its own users, users inside its nominal radius, and users of linked or dark neighbours it helps."""
+        """Pairs a site may serve: its own and best-served users, users inside its nominal radius, and users of linked or dark neighbours it helps."""
         w = self.world
         helper_for = np.zeros((w.n_site, w.n_site), dtype=bool)
         helper_for[w.edge_helper[self.links], w.edge_assisted[self.links]] = True
         dark_neighbour = w.kappa_ok & dark[w.edge_assisted] & (self.mode[w.edge_helper] == HELPING)
         helper_for[w.edge_helper[dark_neighbour], w.edge_assisted[dark_neighbour]] = True
         home = w.home[w.pair_user]
-        own = w.pair_site == home
-        nominal = w.coverage[:, NORMAL]
+        own = (w.pair_site == home) | (w.pair_site == w.best_server[w.pair_user])
+        nominal = w.inputs.pair_in_normal_radius.values.astype(bool)
         helps = helper_for[w.pair_site, np.maximum(home, 0)] & (home >= 0)
         return own | nominal | helps
 
@@ -236,7 +236,9 @@ class MSRCController:
         started = _time.perf_counter()
         modes = np.where(state.dark, DARK, self.mode)
         fixed = xr.DataArray(modes[:, None], dims=("site", "time"), coords={"site": w.inputs.site.values, "time": self.data2.time.values})
-        data = self.data2.isel(pair=np.flatnonzero(self.allowed_pairs(state.dark)))
+        allowed = np.flatnonzero(self.allowed_pairs(state.dark))
+        data = self.data2.isel(pair=allowed)
+        data["pair_rate_per_share_mbps"] = data.pair_rate_per_share_mbps.copy(data=self.stage2_rates(modes)[allowed])
         # the radio problem never charges a battery: no charge/discharge binary
         integer_carriers = self.scenario.controller.stage2_integer_carriers
         model, block = build_stage2(
@@ -265,9 +267,26 @@ class MSRCController:
         users = np.full(w.n_user, -1)
         users[pair_user[first]] = pair_site[first]
         self.user_site = users
+        # the band shares chi Stage 2 gave each user at its site (Eq. 8), handed to the simulator
+        chi = block.variables["band_share"].solution.isel(time=0).transpose("pair", "band").fillna(0.0).values
+        shares = np.zeros((w.n_user, w.n_band))
+        shares[pair_user[first]] = chi[first]
+        self.band_share = shares
         self.split_users.append(float((np.bincount(pair_user[x > 1e-6], minlength=w.n_user) > 1).sum()))
         # integer carriers read 0 or 1; continuous ones go on with any activation (their users need them)
         self.band_on = block.variables["band_on"].solution.isel(time=0).transpose("site", "band").values > (0.5 if integer_carriers else 1e-6)
+
+    def stage2_rates(self, modes: np.ndarray) -> np.ndarray:
+        """(pair, band) Mbit/s per unit band share, B log2(1 + SINR) (Eq. 8), under the fixed modes.
+
+        The Eq. 7 SINR counts every carrier the modes allow as transmitting
+        (all of them at a normal or helping site, B_low at an assisted one):
+        the worst case of the carriers Stage 2 is about to choose.
+        """
+        w = self.world
+        allowed = np.where((modes == ASSISTED)[:, None], w.low_bands[None, :], True)
+        sinr = w.channel.sinr_db(w.pair_user, w.pair_site, transmitting_carriers(modes, allowed))
+        return w.channel.spectral_efficiency(sinr) * w.bandwidth[None, :]
 
     def _repair_radio(self, modes: np.ndarray) -> None:
         """Keep the last radio decision valid under new modes: carriers by Eqs. 24-25, users on covering sites."""
@@ -280,6 +299,7 @@ class MSRCController:
         band_on[modes == HELPING, int(np.argmax(w.inputs.band_reach_m.values))] = True  # Eq. 5: helpers keep their widest band
         self.band_on = band_on
         self.user_site = np.where(w.covers(self.user_site, modes), self.user_site, -1)
+        self.band_share = None  # the scheduler shares the bands of the repaired decision
 
     # ------------------------------------------------------------------ Stage 2: energy dispatch
     def dispatch(self, state: State) -> None:
@@ -319,9 +339,10 @@ class MSRCController:
             self.radio_key = key
             # the load the radio decision draws: it changes only with the radio inputs (demand is constant)
             modes = np.where(state.dark, DARK, self.mode)
-            self.load_kw = self.world.serve_and_draw(modes, self.band_on, self.user_site)[3]
+            self.load_kw = self.world.serve_and_draw(modes, self.band_on, self.user_site, self.band_share)[1]
         self.dispatch(state)
-        return Decision(self.mode.copy(), self.band_on.copy(), self.user_site.copy(), self.ev_request.copy(), self.links.copy())
+        share = None if self.band_share is None else self.band_share.copy()
+        return Decision(self.mode.copy(), self.band_on.copy(), self.user_site.copy(), self.ev_request.copy(), self.links.copy(), share)
 
     def statistics(self) -> dict[str, np.ndarray]:
         """Solve times (s) and gaps of every call, for the results and the benchmark."""

@@ -32,7 +32,7 @@ def outage_metrics(record: Record) -> xr.Dataset:
     share = np.minimum(record.served_class / reference, 1.0)  # (time, class)
     total_share = np.minimum(record.served_class.sum(axis=1) / max(w.reference_demand.sum(), 1e-12), 1.0)
     # weighted satisfaction (the service term of Eq. 18): class shares weighted by w_c x users of the class
-    class_weight = w.inputs.class_weight.values * np.bincount(w.user_class, weights=w.covered_at_start.astype(float), minlength=w.n_class)
+    class_weight = w.inputs.class_weight.values * w.class_users
     weighted = (share * class_weight).sum(axis=1) / max(class_weight.sum(), 1e-12)
     critical = w.class_critical
     below = (share[:, critical] < w.class_qos_target[critical] - 1e-9).any(axis=1) if critical.any() else np.zeros(w.n_steps, bool)
@@ -42,7 +42,7 @@ def outage_metrics(record: Record) -> xr.Dataset:
     # EV utilisation: energy taken / energy the parked EVs could have given over the whole window
     parked_h = w.parked.sum(axis=1) * w.step_h
     evs = w.evs
-    offered = np.minimum(np.maximum(evs.initial_kwh - evs.reserve_kwh, 0.0), evs.max_power_kw * parked_h / evs.efficiency)
+    offered = np.minimum(np.maximum(evs.initial_kwh - evs.reserve_kwh, 0.0), evs.max_power_kw * parked_h)  # P_max at the EV battery
     taken = record.ev_drawn_kwh.sum()
     utilisation = float(taken / offered.sum()) if offered.sum() > 0 else np.nan
 
@@ -78,8 +78,14 @@ def outage_metrics(record: Record) -> xr.Dataset:
     ds["ev_energy"] = (("ev", "time"), record.ev_energy[:-1].T, _attrs("kWh", "EV battery energy at the start of the step"))
     ds["ev_energy_end"] = (("ev",), record.ev_energy[-1], _attrs("kWh", "EV battery energy at the end of the run"))
     ds["user_site"] = (("user", "time"), record.user_site.T, _attrs("1", "index of the site serving the user, -1 for none"))
-    ds["served_share"] = (("class", "time"), share.T, _attrs("1", "served share of the demand the class had served before the outage"))
-    ds["served_share_total"] = (("time",), total_share, _attrs("1", "served share of all demand served before the outage"))
+    ds["served_share"] = (("class", "time"), share.T, _attrs("1", "served share of the class's demand (all its users)"))
+    ds["served_share_total"] = (("time",), total_share, _attrs("1", "served share of all users' demand"))
+    sample_time = xr.DataArray(w.times_s[record.sample_steps], dims="sample_time", attrs=_attrs("s", "time of the per-user samples (every Stage-1 interval)"))
+    ds = ds.assign_coords(sample_time=sample_time)
+    ds["user_sinr"] = (("user", "sample_time"), record.user_sinr_db.T, _attrs("dB", "Eq. 7 SINR of the band carrying most of the user's rate (NaN: not served)"))
+    ds["user_rate"] = (("user", "sample_time"), record.user_rate_mbps.T, _attrs("Mbit/s", "rate served to the user (Eq. 8)"))
+    ds["uncoverable_users"] = ((), int(w.uncoverable.sum()), _attrs("1", "users no site reaches at Gamma_min even with every site normal (counted in every share)"))
+    ds["uncoverable_demand_share"] = ((), float(w.demand[w.uncoverable].sum() / max(w.demand.sum(), 1e-12)), _attrs("1", "share of all demand the uncoverable users request"))
     ds["served_mbps"] = (("site", "time"), record.served_site.T, _attrs("Mbit/s", "traffic the site serves"))
     ds["v2g_price"] = (("site", "time"), record.price.T, _attrs("currency/kWh", "V2G price rho(t) of Eq. 16 from the measured remaining time"))
     ds["decide_time"] = (("time",), record.decide_time, _attrs("s", "wall time the strategy took to decide the step"))

@@ -40,7 +40,7 @@ def make_strategy(name: str, scenario: Scenario) -> Strategy:
     if name == "independent":
         return Independent()
     if name == "static":
-        return Static()
+        return Static(scenario.run.static_rule)
     if name == "msrc":
         return MSRCController(scenario)
     raise ValueError(f"unknown strategy {name!r}")

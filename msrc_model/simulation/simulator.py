@@ -44,12 +44,14 @@ from ..physics import (
     SLEEP,
     BatteryLimits,
     EVLimits,
-    awake,
-    band_traffic_mbps,
+    RadioChannel,
+    best_servers,
     home_site,
     pair_mode_coverage,
     remaining_time_h,
-    site_power_kw,
+    schedule_rates,
+    SitePowerModel,
+    transmitting_carriers,
     v2g_price_per_kwh,
 )
 
@@ -70,6 +72,11 @@ class Decision:
         (site,) kW: V2G power the site asks from its parked EVs.
     links:
         (edge,) bool: active cooperation links helper -> assisted (y, Eqs. 21-23).
+    band_share:
+        (user, band) share chi of the serving site's band each user is given
+        (Eq. 8), or None: the simulator's scheduler shares the bands
+        (:func:`msrc_model.physics.schedule_rates`), and fills what shares
+        leave unused in the same way.
     """
 
     mode: np.ndarray
@@ -77,6 +84,42 @@ class Decision:
     user_site: np.ndarray
     ev_request_kw: np.ndarray
     links: np.ndarray
+    band_share: np.ndarray | None = None
+
+
+@dataclass
+class Service:
+    """What the network delivers in one step under a decision (the physics of Eqs. 6-11).
+
+    Attributes
+    ----------
+    rate_mbps:
+        (user,) Mbit/s served, summed over bands.
+    site:
+        (user,) serving site, -1 for a user served nothing.
+    sinr_db:
+        (user,) Eq. 7 SINR (dB) of the band carrying most of the user's rate, NaN when unserved.
+    band_traffic_mbps:
+        (site, band) Mbit/s carried (nu, Eq. 11).
+    band_utilisation:
+        (site, band) share of the band in use (rho, Eq. 11).
+    band_on:
+        (site, band) carriers on at awake sites (z).
+    band_rate_mbps, band_share:
+        (user, band) Mbit/s and share chi of the serving site's band (Eq. 8).
+    band_sinr_db:
+        (user, band) Eq. 7 SINR (dB) at the serving site, -inf when unserved.
+    """
+
+    rate_mbps: np.ndarray
+    site: np.ndarray
+    sinr_db: np.ndarray
+    band_traffic_mbps: np.ndarray
+    band_utilisation: np.ndarray
+    band_on: np.ndarray
+    band_rate_mbps: np.ndarray
+    band_share: np.ndarray
+    band_sinr_db: np.ndarray
 
 
 @dataclass
@@ -126,6 +169,7 @@ class World:
         self.step_h = self.step_s / 3600.0
         self.n_steps = inputs.sizes["time"] - 1  # the inputs' instants run from 0 to the end, both included
         self.times_s = np.arange(self.n_steps) * self.step_s
+        self.sample_every = max(int(round(float(inputs.stage1_interval_s) / self.step_s)), 1)  # per-user samples
 
         self.pair_user = inputs.pair_user.values
         self.pair_site = inputs.pair_site.values
@@ -149,12 +193,18 @@ class World:
         arrival, departure = inputs.ev_arrival_s.values, inputs.ev_departure_s.values
         self.parked = (arrival[:, None] <= self.times_s[None, :]) & (departure[:, None] >= self.times_s[None, :] + self.step_s)
 
-        # demand each class had served before the outage: users their strongest site covers in normal mode
-        home_pair = np.where(self.home >= 0, self.pair_of[np.arange(self.n_user), np.maximum(self.home, 0)], -1)
-        self.covered_at_start = (home_pair >= 0) & self.coverage[np.maximum(home_pair, 0), 0]
-        self.reference_demand = np.bincount(
-            self.user_class, weights=self.demand * self.covered_at_start, minlength=self.n_class
-        )
+        # the radio channel (Eq. 7) and each user's best server with every site normal, every carrier on
+        self.channel = RadioChannel.from_data(inputs)
+        self.power = SitePowerModel.from_data(inputs)
+        self.bandwidth = inputs.bandwidth_mhz.values.astype(float)
+        every_carrier = np.ones((self.n_site, self.n_band), dtype=bool)
+        self.best_server, self.best_sinr_db = best_servers(self.channel, self.pair_user, self.pair_site, every_carrier)
+        self.uncoverable = self.best_server < 0  # no site serves them even with every site normal
+        # every share is measured against all users' demand, the same for every strategy
+        self.reference_demand = np.bincount(self.user_class, weights=self.demand, minlength=self.n_class)
+        self.class_users = np.bincount(self.user_class, minlength=self.n_class)
+        self._service_key: bytes | None = None
+        self._service: Service | None = None
         self.class_names = [str(c) for c in inputs["class"].values]
         self.class_critical = inputs.class_critical.values.astype(bool)
         self.class_qos_target = inputs.class_qos_target.values
@@ -182,32 +232,65 @@ class World:
         """Per site, the power (kW at the bus) its battery can take for one step below SOC_max; 0 at a dark site."""
         return np.where(dark, 0.0, self.battery.charge_room_kw(battery_kwh, self.step_h))
 
-    def serve(self, mode: np.ndarray, band_on: np.ndarray, user_site: np.ndarray):
-        """Rates each user gets (Mbit/s), the site serving it (-1) and traffic per site and band."""
-        site = np.where(self.covers(user_site, mode), user_site, -1)
-        band_on = band_on & awake(mode)[:, None]
-        capacity = (band_on * self.capacity).sum(axis=1) * np.where(mode == HELPING, 1.0 - self.helping_overhead, 1.0)
-        site = np.where((site >= 0) & (capacity[np.maximum(site, 0)] > 0), site, -1)
-        served_mask = site >= 0
-        rate = np.zeros(self.n_user)
-        left = capacity.copy()
-        for c in self.class_order:  # priority classes, four at most
-            users = served_mask & (self.user_class == c)
-            need = np.bincount(site[users], weights=self.demand[users], minlength=self.n_site)
-            granted = np.minimum(need, left)
-            ratio = np.where(need > 0, granted / np.where(need > 0, need, 1.0), 0.0)
-            rate[users] = self.demand[users] * ratio[site[users]]
-            left = left - granted
-        carried = np.bincount(site[served_mask], weights=rate[served_mask], minlength=self.n_site)
-        band_traffic = band_traffic_mbps(carried, band_on, self.capacity)
-        site = np.where(rate > 0, site, -1)
-        return rate, site, band_traffic, band_on
+    def serve(self, mode: np.ndarray, band_on: np.ndarray, user_site: np.ndarray, band_share: np.ndarray | None = None) -> Service:
+        """The service a decision delivers (Eqs. 6-11), the same physics for every strategy.
 
-    def serve_and_draw(self, mode: np.ndarray, band_on: np.ndarray, user_site: np.ndarray):
-        """:meth:`serve`, then the power (kW) each site draws for it (Eqs. 2-4): rates, serving site, carriers on, load."""
-        rate, site, band_traffic, band_on = self.serve(mode, band_on, user_site)
-        load = site_power_kw(self.inputs, band_on, band_traffic, mode == SLEEP, mode == DARK)
-        return rate, site, band_on, load
+        A user is served by the site the strategy names when that site's mode
+        covers it (Eq. 6 distance, :func:`msrc_model.physics.pair_mode_coverage`)
+        and only on the site's carriers that are on and where its Eq. 7 SINR,
+        with every transmitting carrier of the other sites interfering,
+        clears Gamma_min. Rates follow Eq. 8 under Eq. 9's capacity, shared by
+        :func:`msrc_model.physics.schedule_rates`.
+        """
+        mode = np.asarray(mode)
+        band_on = transmitting_carriers(mode, band_on)
+        user_site = np.asarray(user_site)
+        key = b"".join(
+            [mode.astype(np.int8).tobytes(), band_on.tobytes(), user_site.astype(np.int64).tobytes()]
+            + ([] if band_share is None else [np.asarray(band_share, dtype=float).tobytes()])
+        )
+        if key == self._service_key:
+            return self._service
+        site = np.where(self.covers(user_site, mode), user_site, -1)
+        users = np.flatnonzero(site >= 0)
+        sinr = np.full((self.n_user, self.n_band), -np.inf)
+        sinr[users] = self.channel.sinr_db(users, site[users], band_on)
+        at = np.maximum(site, 0)
+        efficiency = np.where((site >= 0)[:, None] & band_on[at], self.channel.spectral_efficiency(sinr), 0.0)
+        helping = np.where(mode == HELPING, 1.0 - self.helping_overhead, 1.0)
+        band_capacity = band_on * self.capacity[None, :] * helping[:, None]
+        rate, share = schedule_rates(
+            site, efficiency, self.bandwidth, band_capacity, self.demand, self.user_class, self.class_order, band_share
+        )
+        total = rate.sum(axis=1)
+        served = total > 0
+        main_band = np.argmax(rate, axis=1)
+        cell = (at[:, None] * self.n_band + np.arange(self.n_band)[None, :]).ravel()  # (user, band) -> site carrier
+        n_cells = self.n_site * self.n_band
+        band_traffic = np.bincount(cell, weights=(rate * served[:, None]).ravel(), minlength=n_cells)
+        band_use = np.bincount(cell, weights=(share * served[:, None]).ravel(), minlength=n_cells)
+        service = Service(
+            rate_mbps=total,
+            site=np.where(served, site, -1),
+            sinr_db=np.where(served, sinr[np.arange(self.n_user), main_band], np.nan),
+            band_traffic_mbps=band_traffic.reshape(self.n_site, self.n_band),
+            band_utilisation=np.minimum(band_use.reshape(self.n_site, self.n_band), 1.0),
+            band_on=band_on,
+            band_rate_mbps=rate * served[:, None],
+            band_share=share * served[:, None],
+            band_sinr_db=np.where(served[:, None], sinr, -np.inf),
+        )
+        self._service_key, self._service = key, service
+        return service
+
+    def draw_kw(self, mode: np.ndarray, service: Service) -> np.ndarray:
+        """The power (kW) each site draws for a service (Eqs. 2-4)."""
+        return self.power.site_kw(service.band_on, service.band_traffic_mbps, mode == SLEEP, mode == DARK, service.band_utilisation)
+
+    def serve_and_draw(self, mode: np.ndarray, band_on: np.ndarray, user_site: np.ndarray, band_share: np.ndarray | None = None):
+        """:meth:`serve`, then the power (kW) each site draws for it: the service and the load."""
+        service = self.serve(mode, band_on, user_site, band_share)
+        return service, self.draw_kw(np.asarray(mode), service)
 
 
 class Record:
@@ -227,6 +310,11 @@ class Record:
         self.ev_drawn_kwh = np.zeros((n, w.n_ev))
         self.user_site = np.full((n, w.n_user), -1, dtype=np.int16)
         self.served_class = np.zeros((n, w.n_class))
+        # per-user SINR and rate every ``sample_every`` steps (the Stage-1 interval), float32
+        self.sample_every = world.sample_every
+        self.sample_steps = np.arange(0, n, self.sample_every)
+        self.user_sinr_db = np.full((len(self.sample_steps), w.n_user), np.nan, dtype=np.float32)
+        self.user_rate_mbps = np.zeros((len(self.sample_steps), w.n_user), dtype=np.float32)
         self.served_site = np.zeros((n, w.n_site))
         self.price = np.zeros((n, w.n_site))
         self.decide_time = np.zeros(n)
@@ -256,7 +344,7 @@ def simulate(world: World, strategy: Strategy, progress: Callable[[int], None] |
         battery_kw = world.battery_available_kw(battery)
         for attempt in range(world.n_site + 1):
             mode = np.where(dark, DARK, decision.mode).astype(np.int8)
-            rate, serving, band_on, load = world.serve_and_draw(mode, np.asarray(decision.band_on, dtype=bool), np.asarray(decision.user_site))
+            service, load = world.serve_and_draw(mode, decision.band_on, decision.user_site, decision.band_share)
             # V2G feeds the load; what a site asks beyond it recharges its battery, within the battery's room (Sec. II-D)
             storable = world.battery_room_kw(battery, dark)
             ev_take = np.clip(np.asarray(decision.ev_request_kw, dtype=float), 0.0, np.minimum(ev_site_kw, load + storable))
@@ -282,7 +370,7 @@ def simulate(world: World, strategy: Strategy, progress: Callable[[int], None] |
         battery = world.battery.energy_after(battery, from_battery, world.step_h)
 
         record.mode[k] = mode
-        record.band_on[k] = band_on
+        record.band_on[k] = service.band_on
         awake_links = ~dark[world.edge_helper] & ~dark[world.edge_assisted]
         record.links[k] = np.asarray(decision.links, dtype=bool) & awake_links
         record.site_power[k] = load
@@ -291,9 +379,13 @@ def simulate(world: World, strategy: Strategy, progress: Callable[[int], None] |
         record.ev_drawn_kwh[k] = drawn
         record.battery_energy[k + 1] = battery
         record.ev_energy[k + 1] = ev
-        record.user_site[k] = serving
+        record.user_site[k] = service.site
+        rate = service.rate_mbps
         record.served_class[k] = np.bincount(world.user_class, weights=rate, minlength=world.n_class)
-        record.served_site[k] = np.bincount(np.maximum(serving, 0), weights=rate * (serving >= 0), minlength=world.n_site)
+        record.served_site[k] = np.bincount(np.maximum(service.site, 0), weights=rate, minlength=world.n_site)
+        if k % record.sample_every == 0:
+            record.user_sinr_db[k // record.sample_every] = service.sinr_db
+            record.user_rate_mbps[k // record.sample_every] = rate
         record.price[k] = world.price_per_kwh(state.battery_kwh, load)
         last_power = load
         if progress is not None:

@@ -1,0 +1,260 @@
+"""Who gets how much: the SINR of Eq. 7, Shannon rates (Eq. 8) and the band scheduler (Eqs. 8-11).
+
+**SINR (Eq. 7).** A user served by site i on band b receives
+
+``SINR = P_i / (sigma^2 + sum_{j != i transmitting b} P_j + P_residual)``
+
+with ``P_j`` the power received from site j on band b (``ranked_rx_dbm`` of
+the inputs, EIRP less path loss incl. shadowing), ``sigma^2`` the thermal
+noise of the band and ``P_residual`` the power of the sites beyond each
+user's ranked ones (counted as always transmitting). A site *transmits* band
+b when the carrier is on and the site is awake: a sleeping or dark site and a
+switched-off carrier do not interfere (full-buffer interference: every active
+carrier interferes at full power, whatever its load).
+
+**Rate (Eq. 8).** On band b a user can get ``chi B log2(1 + SINR)``
+(Mbit/s with B in MHz) for a share chi of the band, and nothing below
+Gamma_min. **Capacity (Eq. 9)** per band: the shares of a site's users sum to
+at most 1 and their rates to at most ``C^(b) (1 - lambda_loss [helping])``.
+
+**Scheduler** (:func:`schedule_rates`). Classes are served in priority
+order (largest weight first). Within a class, the shares a strategy set
+(Stage 2's chi) are honoured first, scaled down where they break what is
+left of a band; what the class still lacks is then filled from what is left,
+in proportion to demand: every user of the class at the site gets the same
+fraction of what it still lacks. A strategy's shares therefore never take
+resources from a higher class. Bands
+are filled in order of capacity, largest first, so that the narrow
+wide-reach band is left to the users only it reaches. No user gets more
+than its demand.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import xarray as xr
+
+from .modes import awake
+
+
+def shannon_spectral_efficiency(sinr_db: npt.ArrayLike) -> np.ndarray:
+    """Shannon spectral efficiency ``log2(1 + SINR)`` in bit/s/Hz from the SINR in dB (Eq. 8).
+
+    Evaluated as ``logaddexp2(0, SINR_dB log2(10) / 10)`` so that very low
+    and very high SINR neither underflow nor overflow.
+    """
+    sinr_log2 = np.asarray(sinr_db, dtype=float) * (math.log2(10.0) / 10.0)
+    return np.asarray(np.logaddexp2(0.0, sinr_log2))
+
+
+def _mw(dbm: np.ndarray) -> np.ndarray:
+    return np.power(10.0, np.asarray(dbm, dtype=float) / 10.0)
+
+
+def _db(ratio: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore"):
+        return 10.0 * np.log10(ratio)
+
+
+@dataclass(frozen=True)
+class RadioChannel:
+    """The received powers of one realisation and what Eqs. 7-9 need besides (numpy, per user, ranked site and band).
+
+    Attributes
+    ----------
+    ranked_site:
+        (user, site_rank) int: site of each user's rank-th strongest site.
+    ranked_rx_mw:
+        (user, site_rank, band) mW received from that site on the band.
+    residual_mw:
+        (user, band) mW received from the sites beyond the ranked ones.
+    noise_mw:
+        (band,) mW thermal noise incl. the UE noise figure (sigma^2).
+    bandwidth_mhz, capacity_mbps:
+        (band,) B^(b) in MHz and C^(b) in Mbit/s.
+    sinr_min_db:
+        Gamma_min in dB.
+    n_site:
+        number of sites.
+    """
+
+    ranked_site: np.ndarray
+    ranked_rx_mw: np.ndarray
+    residual_mw: np.ndarray
+    noise_mw: np.ndarray
+    bandwidth_mhz: np.ndarray
+    capacity_mbps: np.ndarray
+    sinr_min_db: float
+    n_site: int
+
+    @classmethod
+    def from_data(cls, data: xr.Dataset) -> RadioChannel:
+        return cls(
+            ranked_site=data.ranked_site.values.astype(np.int64),
+            ranked_rx_mw=_mw(data.ranked_rx_dbm.values),
+            residual_mw=_mw(data.residual_interference_dbm.values),
+            noise_mw=_mw(data.noise_dbm.values),
+            bandwidth_mhz=data.bandwidth_mhz.values.astype(float),
+            capacity_mbps=data.capacity_mbps.values.astype(float),
+            sinr_min_db=float(data.sinr_min_db),
+            n_site=data.sizes["site"],
+        )
+
+    @property
+    def n_user(self) -> int:
+        return self.ranked_site.shape[0]
+
+    def interference_mw(self, transmitting: np.ndarray) -> np.ndarray:
+        """(user, band) mW received from every transmitting site plus the residual (the server not yet removed)."""
+        on = np.asarray(transmitting, dtype=bool)[self.ranked_site]  # (user, site_rank, band)
+        return (self.ranked_rx_mw * on).sum(axis=1) + self.residual_mw
+
+    def signal_mw(self, user: np.ndarray, site: np.ndarray) -> np.ndarray:
+        """(n, band) mW each given user receives from the given site (0 when the site is -1 or not among its ranked sites)."""
+        user = np.asarray(user, dtype=np.int64)
+        site = np.asarray(site, dtype=np.int64)
+        match = self.ranked_site[user] == site[:, None]  # (n, site_rank); at most one rank per site
+        rank = np.argmax(match, axis=1)
+        found = match.any(axis=1) & (site >= 0)
+        return np.where(found[:, None], self.ranked_rx_mw[user, rank], 0.0)
+
+    def sinr_db(self, user: np.ndarray, site: np.ndarray, transmitting: np.ndarray, total_mw: np.ndarray | None = None) -> np.ndarray:
+        """(n, band) Eq. 7 SINR (dB) of each given user served by the given site; -inf where the site is -1.
+
+        The server's own carrier never counts as interference, whether it is on or not.
+        """
+        user = np.asarray(user, dtype=np.int64)
+        site = np.asarray(site, dtype=np.int64)
+        total = self.interference_mw(transmitting) if total_mw is None else total_mw
+        signal = self.signal_mw(user, site)
+        own = signal * np.asarray(transmitting, dtype=bool)[np.maximum(site, 0)]
+        interference = np.maximum(total[user] - own, 0.0)
+        return _db(signal / (self.noise_mw + interference))
+
+    def spectral_efficiency(self, sinr_db: np.ndarray) -> np.ndarray:
+        """log2(1 + SINR) in bit/s/Hz, 0 below Gamma_min (Eq. 8 with the decoding threshold of Eq. 6)."""
+        return np.where(sinr_db >= self.sinr_min_db, shannon_spectral_efficiency(sinr_db), 0.0)
+
+
+def transmitting_carriers(mode: np.ndarray, band_on: np.ndarray) -> np.ndarray:
+    """(site, band) bool: carriers that radiate, i.e. switched on at an awake site (the interferers of Eq. 7)."""
+    return np.asarray(band_on, dtype=bool) & awake(np.asarray(mode))[:, None]
+
+
+def schedule_rates(
+    site: np.ndarray,
+    spectral_efficiency: np.ndarray,
+    bandwidth_mhz: np.ndarray,
+    band_capacity_mbps: np.ndarray,
+    demand_mbps: np.ndarray,
+    user_class: np.ndarray,
+    class_order: np.ndarray,
+    initial_share: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rates (Mbit/s) and band shares per user and band from the scheduler of this module.
+
+    Parameters
+    ----------
+    site:
+        (user,) serving site, -1 for none.
+    spectral_efficiency:
+        (user, band) bit/s/Hz at the serving site, 0 where the user cannot be
+        served on the band (carrier off, below Gamma_min).
+    bandwidth_mhz:
+        (band,) B^(b), MHz.
+    band_capacity_mbps:
+        (site, band) Mbit/s each carrier may carry (Eq. 9), 0 when off.
+    demand_mbps, user_class:
+        (user,) D_u and the class index.
+    class_order:
+        class indices, served first to last.
+    initial_share:
+        (user, band) shares chi a strategy set, or None.
+
+    Returns
+    -------
+    rate_mbps, share:
+        (user, band) each, with ``rate = share B efficiency``, at most the
+        demand summed over bands, shares summing to at most 1 and rates to at
+        most the capacity per site and band.
+    """
+    site = np.asarray(site, dtype=np.int64)
+    n_site, n_band = band_capacity_mbps.shape
+    served = site >= 0
+    at = np.maximum(site, 0)
+    per_share = np.where(served[:, None], spectral_efficiency * bandwidth_mhz[None, :], 0.0)  # Mbit/s per unit share
+    usable = per_share > 0
+    flat = (at[:, None] * n_band + np.arange(n_band)[None, :])  # (user, band) index of the site's carrier
+
+    def per_carrier(values: np.ndarray) -> np.ndarray:
+        return np.bincount(flat[usable], weights=values[usable], minlength=n_site * n_band).reshape(n_site, n_band)
+
+    rate = np.zeros_like(per_share)
+    share = np.zeros_like(per_share)
+    share_left = np.where(band_capacity_mbps > 0, 1.0, 0.0)
+    capacity_left = np.asarray(band_capacity_mbps, dtype=float).copy()
+    band_order = np.argsort(-band_capacity_mbps.max(axis=0, initial=0.0), kind="stable")
+    wanted = None if initial_share is None else np.where(usable, np.clip(np.asarray(initial_share, dtype=float), 0.0, 1.0), 0.0)
+    for c in class_order:  # four classes at most
+        in_class = served & (user_class == c)
+        if wanted is not None:
+            # the strategy's shares for this class, scaled into what is left of each carrier and capped at demand
+            given = np.where(in_class[:, None], wanted, 0.0)
+            asked = per_carrier(given)
+            given = given * np.minimum(1.0, share_left / np.maximum(asked, 1e-300))[at]
+            carried = per_carrier(given * per_share)
+            given = given * np.minimum(1.0, capacity_left / np.maximum(carried, 1e-300))[at]
+            user_rate = (given * per_share).sum(axis=1)
+            given = given * np.minimum(1.0, demand_mbps / np.maximum(user_rate, 1e-300))[:, None]
+            rate += given * per_share
+            share += given
+            share_left = np.maximum(share_left - per_carrier(given), 0.0)
+            capacity_left = np.maximum(capacity_left - per_carrier(given * per_share), 0.0)
+        missing = np.where(in_class, np.maximum(demand_mbps - rate.sum(axis=1), 0.0), 0.0)
+        for b in band_order:  # a handful of bands
+            users = usable[:, b] & (missing > 0)
+            if not users.any():
+                continue
+            need_rate = np.where(users, missing, 0.0)
+            need_share = np.where(users, missing / np.where(usable[:, b], per_share[:, b], 1.0), 0.0)
+            rate_sum = np.bincount(at[users], weights=need_rate[users], minlength=n_site)
+            share_sum = np.bincount(at[users], weights=need_share[users], minlength=n_site)
+            fraction = np.minimum.reduce(
+                [
+                    np.ones(n_site),
+                    capacity_left[:, b] / np.maximum(rate_sum, 1e-300),
+                    share_left[:, b] / np.maximum(share_sum, 1e-300),
+                ]
+            )
+            granted = need_rate * fraction[at]
+            rate[:, b] += granted
+            share[:, b] += need_share * fraction[at]
+            missing = np.maximum(missing - granted, 0.0)
+            capacity_left[:, b] = np.maximum(capacity_left[:, b] - rate_sum * fraction, 0.0)
+            share_left[:, b] = np.maximum(share_left[:, b] - share_sum * fraction, 0.0)
+    return rate, share
+
+
+def best_servers(channel: RadioChannel, pair_user: np.ndarray, pair_site: np.ndarray, transmitting: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each user's best server among its candidate pairs: the site with the highest Eq. 7 SINR on any band.
+
+    Returns ``(site, sinr_db)`` per user: -1 and -inf for users no candidate
+    site reaches at Gamma_min with the given carriers transmitting.
+    """
+    n_user = channel.n_user
+    if len(pair_user) == 0:
+        return np.full(n_user, -1), np.full(n_user, -np.inf)
+    total = channel.interference_mw(transmitting)
+    sinr = channel.sinr_db(pair_user, pair_site, transmitting, total)
+    sinr = np.where(np.asarray(transmitting, dtype=bool)[pair_site], sinr, -np.inf).max(axis=1)
+    best = np.full(n_user, -np.inf)
+    np.maximum.at(best, pair_user, sinr)
+    is_best = (sinr == best[pair_user]) & (sinr >= channel.sinr_min_db)
+    site = np.full(n_user, -1)
+    chosen = np.flatnonzero(is_best)[::-1]  # the first (strongest-ranked) pair wins ties
+    site[pair_user[chosen]] = pair_site[chosen]
+    return site, np.where(site >= 0, best, -np.inf)
