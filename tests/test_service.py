@@ -69,6 +69,10 @@ def test_sinr_counts_every_transmitting_site_and_not_a_sleeping_one():
     assert sinr[0, 1] == pytest.approx(10 * math.log10(60 / 5), rel=1e-12)
     assert sinr[1, 1] == pytest.approx(10 * math.log10(15 / 7), rel=1e-12)
 
+    # the same with site 2 named silent for the row: as if it slept
+    sinr = channel.sinr_db(np.array([0, 1]), np.array([0, 1]), every, silent=np.array([2, 2]))
+    np.testing.assert_allclose(sinr, 10 * np.log10([[100 / 11, 60 / 21], [30 / 6, 15 / 6]]), rtol=1e-12)
+
     # user 0 served by site 1 (a helper): site 0 now interferes at 100 on band 0
     sinr = channel.sinr_db(np.array([0]), np.array([1]), every)
     assert sinr[0, 0] == pytest.approx(10 * math.log10(10 / (1 + 100 + 9)), rel=1e-12)

@@ -134,18 +134,19 @@ def site_level_data(data: xr.Dataset) -> xr.Dataset:
     # helping by the bands that reach: per arc i -> j, the demand of j's users i reaches at Gamma_min
     # (j asleep, so it does not interfere), and the Shannon efficiency they see per band
     helper, client = data.edge_helper.values, data.edge_assisted.values
-    client_users = [np.flatnonzero(valid & (best == j)) for j in range(n_sites)]  # one list per site, built once
+    # every (arc, user of the arc's client) row at once: users grouped by best server, then repeated per arc
+    grouped = np.flatnonzero(valid)[np.argsort(best[valid], kind="stable")]
+    counts = np.bincount(best[valid], minlength=n_sites)
+    starts = np.cumsum(counts) - counts
+    per_arc = counts[client]
+    arc_index = np.repeat(np.arange(len(client)), per_arc)
+    offsets = np.arange(per_arc.sum()) - np.repeat(np.cumsum(per_arc) - per_arc, per_arc)
+    arc_user = grouped[np.repeat(starts[client], per_arc) + offsets]
     reach = np.zeros(len(helper))
     efficiency_sum = np.zeros((n_sites, len(capacity)))
     demand_sum = np.zeros((n_sites, len(capacity)))
-    arc_user = np.concatenate([client_users[j] for j in client]) if len(client) else np.zeros(0, dtype=int)
-    arc_index = np.repeat(np.arange(len(client)), [len(client_users[j]) for j in client]) if len(client) else arc_user
     if arc_user.size:
-        signal_client = channel.signal_mw(arc_user, client[arc_index])
-        total = channel.interference_mw(every)[arc_user] - signal_client  # the client is asleep
-        signal = channel.signal_mw(arc_user, helper[arc_index])
-        with np.errstate(divide="ignore"):
-            sinr = 10.0 * np.log10(signal / (channel.noise_mw + np.maximum(total - signal, 0.0)))
+        sinr = channel.sinr_db(arc_user, helper[arc_index], every, silent=client[arc_index])  # the client asleep
         efficiency = channel.spectral_efficiency(sinr)
         reached = efficiency.max(axis=1) > 0
         reach = np.bincount(arc_index, weights=demand[arc_user] * reached, minlength=len(helper))

@@ -122,17 +122,32 @@ class RadioChannel:
         found = match.any(axis=1) & (site >= 0)
         return np.where(found[:, None], self.ranked_rx_mw[user, rank], 0.0)
 
-    def sinr_db(self, user: np.ndarray, site: np.ndarray, transmitting: np.ndarray, total_mw: np.ndarray | None = None) -> np.ndarray:
+    def sinr_db(
+        self,
+        user: np.ndarray,
+        site: np.ndarray,
+        transmitting: np.ndarray,
+        total_mw: np.ndarray | None = None,
+        silent: np.ndarray | None = None,
+    ) -> np.ndarray:
         """(n, band) Eq. 7 SINR (dB) of each given user served by the given site; -inf where the site is -1.
 
-        The server's own carrier never counts as interference, whether it is on or not.
+        The server's own carrier never counts as interference, whether it is on
+        or not. ``silent`` (n,) names, per row, one more site taken as silent
+        (e.g. a neighbour asleep), -1 for none.
         """
         user = np.asarray(user, dtype=np.int64)
         site = np.asarray(site, dtype=np.int64)
-        total = self.interference_mw(transmitting) if total_mw is None else total_mw
+        on = np.asarray(transmitting, dtype=bool)
+        total = self.interference_mw(on) if total_mw is None else total_mw
         signal = self.signal_mw(user, site)
-        own = signal * np.asarray(transmitting, dtype=bool)[np.maximum(site, 0)]
-        interference = np.maximum(total[user] - own, 0.0)
+        own = signal * on[np.maximum(site, 0)]
+        interference = total[user] - own
+        if silent is not None:
+            silent = np.asarray(silent, dtype=np.int64)
+            quiet = silent != site
+            interference = interference - np.where(quiet[:, None], self.signal_mw(user, silent) * on[np.maximum(silent, 0)], 0.0)
+        interference = np.maximum(interference, 0.0)
         return _db(signal / (self.noise_mw + interference))
 
     def spectral_efficiency(self, sinr_db: np.ndarray) -> np.ndarray:

@@ -31,6 +31,7 @@ SUMMARY = (
     ("mode_switches_per_site", "mode switches / site", "{:.2f}"),
     ("v2g_cost", "V2G cost", "{:.2f}"),
     ("solver_fallbacks", "solver fallbacks", "{:.0f}"),
+    ("uncoverable_users", "uncoverable users", "{:.0f}"),
     ("run_time", "wall time (s)", "{:.1f}"),
 )
 
