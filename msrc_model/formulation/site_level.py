@@ -22,21 +22,28 @@ other sites normal, Shannon rates and the scheduler of
     users: per band the smaller of its capacity less lambda_loss (Eq. 9)
     less its own traffic, and its unused share times the rate per share
     those users get (Eq. 8);
-``arc_reach_mbps`` (edge)
+``arc_reach_sleep_mbps``, ``arc_reach_assisted_mbps`` (edge)
     the demand of the client's users the helper reaches at Gamma_min with
-    the client silent (Eqs. 6-7).
+    the client asleep, or assisted (still transmitting B_low, and only its
+    users outside the reduced radius) (Eqs. 6-7);
+``arc_sla_reach_sleep_mbps``, ``arc_sla_reach_assisted_mbps`` (edge)
+    the SLA rates (Eq. 10) of those users.
 
 Variables and constraints (per arc helper -> client, per step):
 
 ``offload`` f_ij (Mbit/s)
     traffic of client j carried by helper i; only on arcs with kappa_ij >=
     kappa_min (Eq. 21), only while i helps (Eq. 20) and the link is on
-    (Eq. 23), at most what the helper reaches of the client's users
-    (``arc_reach_mbps``), at most the client's demand that its mode leaves uncovered
+    (Eq. 23), at most what the helper reaches of the client's users in the
+    client's mode (``eq6_offload_reach``), at most the client's demand that its mode leaves uncovered
     (Eq. 6: outside the reduced radius when assisted, all of it asleep or
     dark) and at most the helper's room (Eq. 9);
 ``eq10_site_sla``
-    the SLA traffic (Eq. 10) of an assisted or sleeping client is carried.
+    the SLA traffic (Eq. 10) of an assisted or sleeping client is carried;
+``eq10_sla_reach_assisted``, ``eq10_sla_reach_sleep``
+    and its SLA users are within reach of its helping eligible neighbours:
+    the SLA rates they reach sum to at least the client's (a necessary
+    condition: a user two helpers reach counts twice).
 """
 
 from __future__ import annotations
@@ -142,14 +149,23 @@ def site_level_data(data: xr.Dataset) -> xr.Dataset:
     arc_index = np.repeat(np.arange(len(client)), per_arc)
     offsets = np.arange(per_arc.sum()) - np.repeat(np.cumsum(per_arc) - per_arc, per_arc)
     arc_user = grouped[np.repeat(starts[client], per_arc) + offsets]
-    reach = np.zeros(len(helper))
+    n_arcs = len(helper)
+    reach_sleep, reach_assisted = np.zeros(n_arcs), np.zeros(n_arcs)
+    sla_reach_sleep, sla_reach_assisted = np.zeros(n_arcs), np.zeros(n_arcs)
     efficiency_sum = np.zeros((n_sites, len(capacity)))
     demand_sum = np.zeros((n_sites, len(capacity)))
     if arc_user.size:
-        sinr = channel.sinr_db(arc_user, helper[arc_index], every, silent=client[arc_index])  # the client asleep
-        efficiency = channel.spectral_efficiency(sinr)
-        reached = efficiency.max(axis=1) > 0
-        reach = np.bincount(arc_index, weights=demand[arc_user] * reached, minlength=len(helper))
+        # client asleep: it does not interfere; client assisted: it still transmits its B_low carriers
+        sinr_sleep = channel.sinr_db(arc_user, helper[arc_index], every, silent=client[arc_index])
+        sinr_on = channel.sinr_db(arc_user, helper[arc_index], every)
+        efficiency = channel.spectral_efficiency(sinr_sleep)
+        reached_sleep = efficiency.max(axis=1) > 0
+        reached_assisted = (channel.spectral_efficiency(np.where(low[None, :], sinr_on, sinr_sleep)).max(axis=1) > 0) & ~in_assisted[arc_user]
+        sla_of = data.min_rate_mbps.values * data.user_required_share.values
+        reach_sleep = np.bincount(arc_index, weights=demand[arc_user] * reached_sleep, minlength=n_arcs)
+        reach_assisted = np.bincount(arc_index, weights=demand[arc_user] * reached_assisted, minlength=n_arcs)
+        sla_reach_sleep = np.bincount(arc_index, weights=sla_of[arc_user] * reached_sleep, minlength=n_arcs)
+        sla_reach_assisted = np.bincount(arc_index, weights=sla_of[arc_user] * reached_assisted, minlength=n_arcs)
         np.add.at(efficiency_sum, helper[arc_index], efficiency * demand[arc_user][:, None])
         np.add.at(demand_sum, helper[arc_index], (efficiency > 0) * demand[arc_user][:, None])
     typical_efficiency = np.where(demand_sum > 0, efficiency_sum / np.maximum(demand_sum, 1e-300), 0.0)
@@ -177,7 +193,12 @@ def site_level_data(data: xr.Dataset) -> xr.Dataset:
     out["site_mode_power_kw"] = (("site", "mode"), power, _attrs("kW", "site power serving its own users in each mode (Eqs. 2-4, 7-9)"))
     out["site_power_per_mbps_kw"] = ("site", per_mbps, _attrs("kW/(Mbit/s)", "extra helper power per Mbit/s taken over (Eq. 3)"))
     out["site_offload_room_mbps"] = ("site", room, _attrs("Mbit/s", "traffic a helper can take over on the bands that reach (Eqs. 8-9)"))
-    out["arc_reach_mbps"] = ("edge", reach, _attrs("Mbit/s", "demand of the client's users the helper reaches at Gamma_min (Eq. 6-7)"))
+    out["arc_reach_sleep_mbps"] = ("edge", reach_sleep, _attrs("Mbit/s", "demand of the client's users the helper reaches at Gamma_min, client asleep (Eqs. 6-7)"))
+    out["arc_reach_assisted_mbps"] = (
+        "edge", reach_assisted, _attrs("Mbit/s", "demand of the assisted client's users outside its reduced radius the helper reaches (Eqs. 6-7)")
+    )
+    out["arc_sla_reach_sleep_mbps"] = ("edge", sla_reach_sleep, _attrs("Mbit/s", "SLA rates (Eq. 10) of the users in arc_reach_sleep_mbps"))
+    out["arc_sla_reach_assisted_mbps"] = ("edge", sla_reach_assisted, _attrs("Mbit/s", "SLA rates (Eq. 10) of the users in arc_reach_assisted_mbps"))
     return out
 
 
@@ -194,10 +215,24 @@ def add_site_offload(ctx: Context) -> None:
     demand = data.site_demand_mbps
     helper, client = data.edge_helper, data.edge_assisted
     # what the helper's bands reach of the client's users (Eqs. 6-7), only on eligible arcs (Eq. 21)
-    upper = data.arc_reach_mbps * data.kappa_ok
+    upper = data.arc_reach_sleep_mbps * data.kappa_ok
     flow = ctx.add_variables("offload", ("edge", t), lower=0.0, upper=xr.ones_like(data[t], dtype=float) * upper)
     ctx.add_constraints("eq20_offload_needs_helping", flow - upper * pick(mode(HELPING), "site", helper) <= 0)
     ctx.add_constraints("eq23_offload_needs_link", flow - upper * ctx.expressions["link_at_arc"] <= 0)
+    client_assisted = pick(mode(ASSISTED), "site", client)
+    client_silent = pick(mode(SLEEP) + dark, "site", client)
+    ctx.add_constraints(
+        "eq6_offload_reach", flow - data.arc_reach_assisted_mbps * client_assisted - data.arc_reach_sleep_mbps * client_silent <= 0
+    )
+    # the SLA users (Eq. 10) an assisted or sleeping site hands over must be within reach of its helping neighbours
+    helping_eligible = pick(mode(HELPING), "site", helper) * data.kappa_ok.astype(float)
+    client_label = ctx.labelled(client, "site")
+    for client_mode, reach, must in (
+        (ASSISTED, data.arc_sla_reach_assisted_mbps, data.site_sla_outside_mbps),
+        (SLEEP, data.arc_sla_reach_sleep_mbps, data.site_sla_mbps),
+    ):
+        reachable = total_by(reach * helping_eligible, client_label, sites)
+        ctx.add_constraints(f"eq10_sla_reach_{MODES[client_mode]}", reachable - must * mode(client_mode) >= 0)
     incoming = total_by(flow, ctx.labelled(client, "site"), sites)
     outgoing = total_by(flow, ctx.labelled(helper, "site"), sites)
     uncovered = demand * ((1 - data.site_keep_share) * mode(ASSISTED) + mode(SLEEP) + dark)
