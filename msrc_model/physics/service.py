@@ -33,10 +33,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import numpy.typing as npt
 import xarray as xr
+from scipy import sparse
 
 from .modes import awake
 
@@ -108,10 +110,21 @@ class RadioChannel:
     def n_user(self) -> int:
         return self.ranked_site.shape[0]
 
+    @cached_property
+    def received_by_site(self) -> list[sparse.csr_matrix]:
+        """Per band, the (user, site) mW received, sparse: only each user's ranked sites are stored."""
+        n_user, n_rank, n_band = self.ranked_rx_mw.shape
+        rows = np.repeat(np.arange(n_user), n_rank)
+        cols = self.ranked_site.ravel()
+        return [
+            sparse.csr_matrix((self.ranked_rx_mw[:, :, b].ravel(), (rows, cols)), shape=(n_user, self.n_site))
+            for b in range(n_band)
+        ]
+
     def interference_mw(self, transmitting: np.ndarray) -> np.ndarray:
         """(user, band) mW received from every transmitting site plus the residual (the server not yet removed)."""
-        on = np.asarray(transmitting, dtype=bool)[self.ranked_site]  # (user, site_rank, band)
-        return (self.ranked_rx_mw * on).sum(axis=1) + self.residual_mw
+        on = np.asarray(transmitting, dtype=float)
+        return np.stack([matrix @ on[:, b] for b, matrix in enumerate(self.received_by_site)], axis=1) + self.residual_mw
 
     def signal_mw(self, user: np.ndarray, site: np.ndarray) -> np.ndarray:
         """(n, band) mW each given user receives from the given site (0 when the site is -1 or not among its ranked sites)."""
@@ -203,52 +216,56 @@ def schedule_rates(
     at = np.maximum(site, 0)
     per_share = np.where(served[:, None], spectral_efficiency * bandwidth_mhz[None, :], 0.0)  # Mbit/s per unit share
     usable = per_share > 0
-    flat = (at[:, None] * n_band + np.arange(n_band)[None, :])  # (user, band) index of the site's carrier
+    bands = np.arange(n_band)
 
-    def per_carrier(values: np.ndarray) -> np.ndarray:
-        return np.bincount(flat[usable], weights=values[usable], minlength=n_site * n_band).reshape(n_site, n_band)
+    def per_carrier(users: np.ndarray, values: np.ndarray) -> np.ndarray:
+        """(site, band) sums of (len(users), band) values over the users' sites, where usable."""
+        cell = (at[users][:, None] * n_band + bands[None, :]).ravel()
+        weights = np.where(usable[users], values, 0.0).ravel()
+        return np.bincount(cell, weights=weights, minlength=n_site * n_band).reshape(n_site, n_band)
 
     rate = np.zeros_like(per_share)
     share = np.zeros_like(per_share)
     share_left = np.where(band_capacity_mbps > 0, 1.0, 0.0)
     capacity_left = np.asarray(band_capacity_mbps, dtype=float).copy()
     band_order = np.argsort(-band_capacity_mbps.max(axis=0, initial=0.0), kind="stable")
-    wanted = None if initial_share is None else np.where(usable, np.clip(np.asarray(initial_share, dtype=float), 0.0, 1.0), 0.0)
-    for c in class_order:  # four classes at most
-        in_class = served & (user_class == c)
+    wanted = None if initial_share is None else np.clip(np.asarray(initial_share, dtype=float), 0.0, 1.0)
+    for c in class_order:  # four classes at most; inside, only the class's served users
+        members = np.flatnonzero(served & (user_class == c))
+        if members.size == 0:
+            continue
         if wanted is not None:
             # the strategy's shares for this class, scaled into what is left of each carrier and capped at demand
-            given = np.where(in_class[:, None], wanted, 0.0)
-            asked = per_carrier(given)
-            given = given * np.minimum(1.0, share_left / np.maximum(asked, 1e-300))[at]
-            carried = per_carrier(given * per_share)
-            given = given * np.minimum(1.0, capacity_left / np.maximum(carried, 1e-300))[at]
-            user_rate = (given * per_share).sum(axis=1)
-            given = given * np.minimum(1.0, demand_mbps / np.maximum(user_rate, 1e-300))[:, None]
-            rate += given * per_share
-            share += given
-            share_left = np.maximum(share_left - per_carrier(given), 0.0)
-            capacity_left = np.maximum(capacity_left - per_carrier(given * per_share), 0.0)
-        missing = np.where(in_class, np.maximum(demand_mbps - rate.sum(axis=1), 0.0), 0.0)
+            given = np.where(usable[members], wanted[members], 0.0)
+            rate_per_share = per_share[members]
+            cell_sites = at[members]
+            given = given * np.minimum(1.0, share_left / np.maximum(per_carrier(members, given), 1e-300))[cell_sites]
+            given = given * np.minimum(1.0, capacity_left / np.maximum(per_carrier(members, given * rate_per_share), 1e-300))[cell_sites]
+            user_rate = (given * rate_per_share).sum(axis=1)
+            given = given * np.minimum(1.0, demand_mbps[members] / np.maximum(user_rate, 1e-300))[:, None]
+            rate[members] += given * rate_per_share
+            share[members] += given
+            share_left = np.maximum(share_left - per_carrier(members, given), 0.0)
+            capacity_left = np.maximum(capacity_left - per_carrier(members, given * rate_per_share), 0.0)
+        missing = np.maximum(demand_mbps[members] - rate[members].sum(axis=1), 0.0)
         for b in band_order:  # a handful of bands
-            users = usable[:, b] & (missing > 0)
-            if not users.any():
+            pick = usable[members, b] & (missing > 0)
+            if not pick.any():
                 continue
-            need_rate = np.where(users, missing, 0.0)
-            need_share = np.where(users, missing / np.where(usable[:, b], per_share[:, b], 1.0), 0.0)
-            rate_sum = np.bincount(at[users], weights=need_rate[users], minlength=n_site)
-            share_sum = np.bincount(at[users], weights=need_share[users], minlength=n_site)
-            fraction = np.minimum.reduce(
-                [
-                    np.ones(n_site),
-                    capacity_left[:, b] / np.maximum(rate_sum, 1e-300),
-                    share_left[:, b] / np.maximum(share_sum, 1e-300),
-                ]
+            users = members[pick]
+            need_rate = missing[pick]
+            need_share = need_rate / per_share[users, b]
+            user_site = at[users]
+            rate_sum = np.bincount(user_site, weights=need_rate, minlength=n_site)
+            share_sum = np.bincount(user_site, weights=need_share, minlength=n_site)
+            fraction = np.minimum(
+                1.0,
+                np.minimum(capacity_left[:, b] / np.maximum(rate_sum, 1e-300), share_left[:, b] / np.maximum(share_sum, 1e-300)),
             )
-            granted = need_rate * fraction[at]
-            rate[:, b] += granted
-            share[:, b] += need_share * fraction[at]
-            missing = np.maximum(missing - granted, 0.0)
+            granted = need_rate * fraction[user_site]
+            rate[users, b] += granted
+            share[users, b] += need_share * fraction[user_site]
+            missing[pick] = np.maximum(need_rate - granted, 0.0)
             capacity_left[:, b] = np.maximum(capacity_left[:, b] - rate_sum * fraction, 0.0)
             share_left[:, b] = np.maximum(share_left[:, b] - share_sum * fraction, 0.0)
     return rate, share
