@@ -16,7 +16,7 @@ from msrc_model.config.loader import load_scenario
 
 def test_sizes_of_the_paper_setup(paper_inputs):
     assert dict(paper_inputs.sizes) | {"pair": 0, "edge": 0, "ev": 0} == {
-        "site": 19, "band": 4, "class": 4, "user": 1000, "time": 1441, "pair": 0, "edge": 0, "ev": 0,
+        "site": 19, "band": 4, "class": 4, "user": 1000, "time": 1441, "pair": 0, "edge": 0, "ev": 0, "site_rank": 19,
     }
     assert list(paper_inputs.band.values) == ["L800", "L1800", "L2600", "N3700"]
 
