@@ -307,16 +307,22 @@ def test_calibration_fits_the_scale_on_one_cell(tmp_path):
         SWEEP_YAML.replace("max_duration_h: 0.25", "max_duration_h: 1")
         + "battery:\n  soc_initial: 0.35\nrun:\n  strategies: [independent]\n"
     )
-    done = run_msrc("calibrate", str(scenario), "--cell", "load=heavy", "--target-h", "0.6")
-    assert done.returncode == 0, done.stdout + done.stderr
-    scale = float(done.stdout.split("power.scale = ")[1].split()[0])
-    assert scale != 1.0
-    # the printed scale reproduces the target on that cell
-    loaded = load_scenario(scenario, ["traffic.load=1.8", f"power.scale={scale}"])
     from msrc_model.inputs import build_inputs
     from msrc_model.simulation.outage import run_outage
 
-    survival = [float(run_outage(loaded.scenario, build_inputs(loaded.scenario, trial=k)).survival_time[0]) for k in range(2)]
-    assert np.mean(survival) == pytest.approx(0.6, abs=0.01)
+    def mean_survival(*overrides: str) -> float:
+        loaded = load_scenario(scenario, ["traffic.load=1.8", *overrides])
+        return float(np.mean([float(run_outage(loaded.scenario, build_inputs(loaded.scenario, trial=k)).survival_time[0]) for k in range(2)]))
+
+    # a target a quarter longer than the cell lasts at scale 1, so that the fit must move the scale
+    unscaled = mean_survival()
+    target = round(1.25 * unscaled, 3)
+    assert target < 0.95  # the 1-h run can show it
+    done = run_msrc("calibrate", str(scenario), "--cell", "load=heavy", "--target-h", str(target))
+    assert done.returncode == 0, done.stdout + done.stderr
+    scale = float(done.stdout.split("power.scale = ")[1].split()[0])
+    assert scale < 1.0  # a longer life needs less power
+    # the printed scale reproduces the target on that cell
+    assert mean_survival(f"power.scale={scale}") == pytest.approx(target, abs=0.01)
     done = run_msrc("calibrate", str(scenario), "--cell", "load=medium")
     assert done.returncode == 2 and "not a coordinate" in done.stderr
