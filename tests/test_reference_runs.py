@@ -4,10 +4,12 @@ The summaries were first recorded with the code before the physics layer
 and the package layout were introduced (``tests/reference_summary.py`` writes
 them), and the move reproduced them to the last digit. ``small.json`` and
 the paper-scenario run were recorded again when the simulator began to
-recharge site batteries from the parked EVs' surplus (Sec. II-D), and again
-when every strategy's service began to follow the Eq. 7 SINR, Shannon rates
-and one scheduler (the paper run then became 30 min long, ``msrc-30min.json``,
-to keep the suite fast); the plan's summary is still the pre-move one. A change that alters what the simulator,
+recharge site batteries from the parked EVs' surplus (Sec. II-D). All three
+were recorded again when every strategy's service began to follow the Eq. 7
+SINR, Shannon rates and one scheduler, normal-mode coverage stopped at the
+SINR instead of the nominal radius (which the plan sees too) and the per-EV
+limit moved to the EV battery; the paper run then became 30 min long
+(``msrc-30min.json``) to keep the suite fast. A change that alters what the simulator,
 the controller or the plan decide shows up here. Runs are compared to solver tolerance: floats to 1e-6
 relative, counts exactly.
 """
