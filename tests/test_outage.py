@@ -288,3 +288,17 @@ def test_ev_surplus_recharges_the_battery_and_nothing_else_does():
     for k in range(charging.shape[1]):
         parked_sites[np.unique(world.evs.site[world.parked[:, k]]), k] = True
     assert not (charging & ~parked_sites).any()
+
+
+def test_a_lone_site_and_a_class_without_users():
+    """One site (no neighbours, no cooperation arcs) and 5 users: every strategy runs; a class with no users has no share."""
+    scenario = load_scenario(SMALL, ("network.rings=0", "traffic.users=5", "controller.max_duration_h=0.25")).scenario
+    inputs, results = simulated(scenario)
+    assert inputs.sizes["edge"] == 0 and list(results.strategy.values) == ["independent", "static", "msrc"]
+    check_invariants(scenario, inputs, results)
+    users_per_class = np.bincount(inputs.user_class.values, minlength=inputs.sizes["class"])
+    empty = users_per_class == 0
+    assert empty.any()  # 5 users cannot fill four classes with a 2 % emergency share
+    shares = results.served_share_table3.values  # (strategy, class)
+    assert np.isnan(shares[:, empty]).all() and not np.isnan(shares[:, ~empty]).any()
+    assert np.isfinite(results.service_continuity.values).all()

@@ -213,6 +213,11 @@ def add_site_offload(ctx: Context) -> None:
         return gamma.sel(mode=MODES[m], drop=True)
 
     demand = data.site_demand_mbps
+    own = demand * (data.site_normal_share * (mode(NORMAL) + mode(HELPING)) + data.site_keep_share * mode(ASSISTED))
+    if data.sizes["edge"] == 0:  # no neighbours: no offload (Eqs. 20-21 keep every site normal, asleep or dark)
+        ctx.expressions["site_served_mbps"] = own
+        ctx.expressions["site_power"] = (data.site_mode_power_kw * gamma).sum("mode")
+        return
     helper, client = data.edge_helper, data.edge_assisted
     # what the helper's bands reach of the client's users (Eqs. 6-7), only on eligible arcs (Eq. 21)
     upper = data.arc_reach_sleep_mbps * data.kappa_ok
@@ -241,6 +246,5 @@ def add_site_offload(ctx: Context) -> None:
     ctx.add_constraints(
         "eq10_site_sla", incoming - data.site_sla_outside_mbps * mode(ASSISTED) - data.site_sla_mbps * mode(SLEEP) >= 0
     )
-    own = demand * (data.site_normal_share * (mode(NORMAL) + mode(HELPING)) + data.site_keep_share * mode(ASSISTED))
     ctx.expressions["site_served_mbps"] = own + incoming
     ctx.expressions["site_power"] = (data.site_mode_power_kw * gamma).sum("mode") + data.site_power_per_mbps_kw * outgoing

@@ -211,7 +211,10 @@ class MSRCController:
             return
         gamma = block.variables["mode"].solution.sel(time=times[0]).transpose("site", "mode").values
         mode = np.where(state.dark, NORMAL, np.argmax(gamma, axis=1))
-        links = block.expressions["link_at_arc"].solution.sel(time=times[0]).values > 0.5
+        if "link_at_arc" in block.expressions:
+            links = block.expressions["link_at_arc"].solution.sel(time=times[0]).values > 0.5
+        else:  # a site with no neighbours: no links
+            links = np.zeros(w.n_edge, dtype=bool)
         client = needs_helper(mode)
         links &= w.kappa_ok & (mode[w.edge_helper] == HELPING) & client[w.edge_assisted]
         links &= ~state.dark[w.edge_helper] & ~state.dark[w.edge_assisted]

@@ -28,14 +28,16 @@ def outage_metrics(record: Record) -> xr.Dataset:
     all_dark_steps = dark.all(axis=1)
     all_dark = float(hours[np.argmax(all_dark_steps)]) if all_dark_steps.any() else np.nan
 
-    reference = np.where(w.reference_demand > 0, w.reference_demand, 1.0)
-    share = np.minimum(record.served_class / reference, 1.0)  # (time, class)
+    has_demand = w.reference_demand > 0
+    reference = np.where(has_demand, w.reference_demand, 1.0)
+    share = np.where(has_demand, np.minimum(record.served_class / reference, 1.0), np.nan)  # (time, class); NaN: no users
     total_share = np.minimum(record.served_class.sum(axis=1) / max(w.reference_demand.sum(), 1e-12), 1.0)
     # weighted satisfaction (the service term of Eq. 18): class shares weighted by w_c x users of the class
     class_weight = w.inputs.class_weight.values * w.class_users
-    weighted = (share * class_weight).sum(axis=1) / max(class_weight.sum(), 1e-12)
+    weighted = (np.where(has_demand, share, 0.0) * class_weight).sum(axis=1) / max(class_weight.sum(), 1e-12)
     critical = w.class_critical
-    below = (share[:, critical] < w.class_qos_target[critical] - 1e-9).any(axis=1) if critical.any() else np.zeros(w.n_steps, bool)
+    watched = critical & has_demand
+    below = (share[:, watched] < w.class_qos_target[watched] - 1e-9).any(axis=1) if watched.any() else np.zeros(w.n_steps, bool)
     critical_time = float(hours[np.argmax(below)]) if below.any() else np.nan
     table3_step = min(int(round(TABLE3_TIME_H * 3600.0 / w.step_s)), w.n_steps - 1)
 
@@ -78,7 +80,7 @@ def outage_metrics(record: Record) -> xr.Dataset:
     ds["ev_energy"] = (("ev", "time"), record.ev_energy[:-1].T, _attrs("kWh", "EV battery energy at the start of the step"))
     ds["ev_energy_end"] = (("ev",), record.ev_energy[-1], _attrs("kWh", "EV battery energy at the end of the run"))
     ds["user_site"] = (("user", "time"), record.user_site.T, _attrs("1", "index of the site serving the user, -1 for none"))
-    ds["served_share"] = (("class", "time"), share.T, _attrs("1", "served share of the class's demand (all its users)"))
+    ds["served_share"] = (("class", "time"), share.T, _attrs("1", "served share of the class's demand (all its users; NaN: the class has no users)"))
     ds["served_share_total"] = (("time",), total_share, _attrs("1", "served share of all users' demand"))
     sample_time = xr.DataArray(w.times_s[record.sample_steps], dims="sample_time", attrs=_attrs("s", "time of the per-user samples (every Stage-1 interval)"))
     ds = ds.assign_coords(sample_time=sample_time)

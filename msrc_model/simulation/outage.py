@@ -137,6 +137,7 @@ def summary_rows(results: xr.Dataset) -> tuple[list[str], list[list[str]]]:
         rows.append([heading, *cells])
     at_h = float(results.table3_time.max()) if "table3_time" in results else TABLE3_TIME_H
     for cls in results["class"].values:
-        cells = [f"{float(results.served_share_table3.sel(strategy=s, **{'class': cls})):.1%}" for s in strategies]
+        values = [float(results.served_share_table3.sel(strategy=s, **{"class": cls})) for s in strategies]
+        cells = ["-" if np.isnan(v) else f"{v:.1%}" for v in values]  # "-": the class has no users
         rows.append([f"served {cls} at {at_h:.2f} h", *cells])
     return ["metric", *strategies], rows
