@@ -7,7 +7,11 @@ Dataset by :func:`model_data`. It keeps the inputs' dimensions and adds
     the four cooperation modes of Sec. II-A (normal, helping, assisted, sleep);
 ``pair_coverage`` (pair, mode)
     the share (0..1) of the pair's demand a site in that mode may serve
-    (Eq. 6 with the mode radii of Eq. 5);
+    (Eq. 6 with the mode radii of Eq. 5). In normal mode the simulator lets
+    the Eq. 7 SINR decide; a model whose modes and carriers are decisions
+    cannot evaluate that SINR, so here a normal site covers the users inside
+    its nominal radius and the users it is the best server of (every site
+    normal, :func:`msrc_model.physics.best_servers`);
 ``pair_rate_per_share_mbps`` (pair, band)
     ``B^(b) log2(1 + SINR)``: the rate of the pair per unit band share chi (Eq. 8);
 ``user_required_share`` (user)
@@ -30,7 +34,10 @@ import xarray as xr
 
 from ..physics import (
     MODES,
+    NORMAL,
     BatteryLimits,
+    RadioChannel,
+    best_servers,
     home_site,
     pair_mode_coverage,
     reference_site_power_kw,
@@ -40,6 +47,14 @@ from ..physics import (
 
 def _attrs(units: str, long_name: str) -> dict[str, str]:
     return {"units": units, "long_name": long_name}
+
+
+def normal_mode_pairs(inputs: xr.Dataset) -> np.ndarray:
+    """(pair,) bool: the pairs a normal site covers in the model, inside its nominal radius or its best-served users."""
+    pair_user, pair_site = inputs.pair_user.values, inputs.pair_site.values
+    every = np.ones((inputs.sizes["site"], inputs.sizes["band"]), dtype=bool)
+    best, _ = best_servers(RadioChannel.from_data(inputs), pair_user, pair_site, every)
+    return inputs.pair_in_normal_radius.values.astype(bool) | (pair_site == best[pair_user])
 
 
 def time_grid_s(max_duration_s: float, step_s: float) -> np.ndarray:
@@ -90,6 +105,7 @@ def model_data(
 
     pair_site = inputs.pair_site.values
     coverage = pair_mode_coverage(inputs)[:, : len(MODES)].astype(float)  # dark, the fifth code, is no mode
+    coverage[:, NORMAL] = normal_mode_pairs(inputs)
     required = (inputs.min_rate_mbps.values > 0) & inputs.user_covered.values
 
     # a-priori Eq. 16 price: the battery's usable energy at the outage start run down at the reference power

@@ -159,8 +159,15 @@ def site_level_data(data: xr.Dataset) -> xr.Dataset:
         sinr_sleep = channel.sinr_db(arc_user, helper[arc_index], every, silent=client[arc_index])
         sinr_on = channel.sinr_db(arc_user, helper[arc_index], every)
         efficiency = channel.spectral_efficiency(sinr_sleep)
+        # only users the helper has a candidate pair with (within its R_exp, among the user's strongest)
+        pair_key = np.sort(pair_user.astype(np.int64) * n_sites + pair_site)
+        arc_key = arc_user.astype(np.int64) * n_sites + helper[arc_index]
+        paired = np.zeros(len(arc_key), dtype=bool)
+        if len(pair_key):
+            paired = pair_key[np.minimum(np.searchsorted(pair_key, arc_key), len(pair_key) - 1)] == arc_key
+        efficiency = np.where(paired[:, None], efficiency, 0.0)
         reached_sleep = efficiency.max(axis=1) > 0
-        reached_assisted = (channel.spectral_efficiency(np.where(low[None, :], sinr_on, sinr_sleep)).max(axis=1) > 0) & ~in_assisted[arc_user]
+        reached_assisted = (channel.spectral_efficiency(np.where(low[None, :], sinr_on, sinr_sleep)).max(axis=1) > 0) & paired & ~in_assisted[arc_user]
         sla_of = data.min_rate_mbps.values * data.user_required_share.values
         reach_sleep = np.bincount(arc_index, weights=demand[arc_user] * reached_sleep, minlength=n_arcs)
         reach_assisted = np.bincount(arc_index, weights=demand[arc_user] * reached_assisted, minlength=n_arcs)

@@ -231,7 +231,8 @@ class MSRCController:
         home = w.home[w.pair_user]
         own = (w.pair_site == home) | (w.pair_site == w.best_server[w.pair_user])
         nominal = w.inputs.pair_in_normal_radius.values.astype(bool)
-        helps = helper_for[w.pair_site, np.maximum(home, 0)] & (home >= 0)
+        best = w.best_server[w.pair_user]  # Stage 1 counts a client's users by best server
+        helps = (helper_for[w.pair_site, np.maximum(home, 0)] & (home >= 0)) | (helper_for[w.pair_site, np.maximum(best, 0)] & (best >= 0))
         return own | nominal | helps
 
     def radio(self, state: State) -> None:
