@@ -222,7 +222,8 @@ class MSRCController:
 
     # ------------------------------------------------------------------ Stage 2: radio
     def allowed_pairs(self, dark: np.ndarray) -> np.ndarray:
-        """Pairs a site may serve: its own and best-served users, users inside its nominal radius, and users of linked or dark neighbours it helps."""
+        """Pairs offered to Stage 2: a site's own and best-served users, users inside its nominal radius, users of
+        linked or dark neighbours it helps, and users whose best server no longer covers them (to any awake site)."""
         w = self.world
         helper_for = np.zeros((w.n_site, w.n_site), dtype=bool)
         helper_for[w.edge_helper[self.links], w.edge_assisted[self.links]] = True
@@ -233,7 +234,11 @@ class MSRCController:
         nominal = w.inputs.pair_in_normal_radius.values.astype(bool)
         best = w.best_server[w.pair_user]  # Stage 1 counts a client's users by best server
         helps = (helper_for[w.pair_site, np.maximum(home, 0)] & (home >= 0)) | (helper_for[w.pair_site, np.maximum(best, 0)] & (best >= 0))
-        return own | nominal | helps
+        # a user its best server no longer covers (asleep, dark, assisted out of radius) may go to any awake
+        # site: in the physics a normal site serves whoever its SINR reaches, not only its own cell
+        modes = np.where(dark, DARK, self.mode)
+        orphan = ~w.covers(w.best_server, modes)[w.pair_user]
+        return own | nominal | helps | (orphan & awake(modes)[w.pair_site])
 
     def radio(self, state: State) -> None:
         w = self.world
@@ -243,6 +248,10 @@ class MSRCController:
         allowed = np.flatnonzero(self.allowed_pairs(state.dark))
         data = self.data2.isel(pair=allowed)
         data["pair_rate_per_share_mbps"] = data.pair_rate_per_share_mbps.copy(data=self.stage2_rates(modes)[allowed])
+        # with the modes fixed the Eq. 7 SINR is known: in normal mode it decides, as in the simulator (Eq. 5)
+        coverage = data.pair_coverage.values.copy()
+        coverage[:, NORMAL] = 1.0
+        data["pair_coverage"] = data.pair_coverage.copy(data=coverage)
         # the radio problem never charges a battery: no charge/discharge binary
         integer_carriers = self.scenario.controller.stage2_integer_carriers
         model, block = build_stage2(
