@@ -15,9 +15,13 @@ weights). The first block's modes and links are applied.
   association (continuous, as the paper words Stage 2), band shares and
   binary carrier activation with the modes fixed (Eq. 27 by tangent cuts,
   less the energy drawn); a user the solution splits over two sites goes to
-  the one carrying the larger share. A helper serves users of
-  the sites linked to it (or of a dark neighbour) besides those inside its
-  own nominal radius. Its inputs are the modes, links and dark sites only, so
+  the one carrying the larger share. Its rates per share come from the
+  Eq. 7 SINR under the fixed modes with every carrier they allow
+  transmitting (``stage2_rates``), and its band shares go to the simulator.
+  The pairs it is offered: each site's own and best-served users and those
+  inside its nominal radius, a helper's linked (or dark) neighbours' users,
+  and a user its best server no longer covers to any awake site. Its inputs
+  are the modes, links and dark sites only, so
   it is solved again only when one of them changes; otherwise the previous
   solution is the solution (same inputs, same deterministic solve).
 * the energy dispatch, :func:`msrc_model.problems.stages.build_dispatch`: battery and
