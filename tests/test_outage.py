@@ -302,3 +302,22 @@ def test_a_lone_site_and_a_class_without_users():
     shares = results.served_share_table3.values  # (strategy, class)
     assert np.isnan(shares[:, empty]).all() and not np.isnan(shares[:, ~empty]).any()
     assert np.isfinite(results.service_continuity.values).all()
+
+
+def test_msrc_first_decision_keeps_every_critical_user_the_network_can_serve():
+    """At t = 0 on the 7-site cluster, msrc's decision leaves no emergency or voice user without its minimum
+    rate that every site in normal mode would serve (Stage 1 hands users over only within reach, Stage 2 may
+    give a user of a sleeping site to any awake site its SINR allows)."""
+    scenario = load_scenario(SMALL).scenario
+    world = World(build_inputs(scenario))
+    everyone = world.serve(np.zeros(world.n_site, dtype=int), np.ones((world.n_site, world.n_band), dtype=bool), world.best_server)
+    controller = MSRCController(scenario)
+    controller.reset(world)
+    state = State(0, 0.0, world.battery.initial_kwh.copy(), world.evs.initial_kwh.copy(), world.parked[:, 0].copy(),
+                  np.zeros(world.n_site, dtype=bool), np.zeros(world.n_site))
+    decision = controller.decide(state)
+    assert (decision.mode != 0).any()  # the controller does cooperate here, so the test exercises hand-overs
+    served = world.serve(decision.mode, decision.band_on, decision.user_site, decision.band_share)
+    minimum = world.inputs.min_rate_mbps.values
+    critical = world.class_critical[world.user_class] & (everyone.rate_mbps >= minimum * (1 - 1e-9))
+    assert (served.rate_mbps[critical] >= minimum[critical] * (1 - 1e-9)).all()
