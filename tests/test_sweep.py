@@ -65,14 +65,19 @@ def sweep_file(tmp_path_factory) -> Path:
     return scenario
 
 
-@pytest.fixture(scope="module")
-def embedded(sweep_file) -> Path:
-    """The sweep run uninterrupted on the embedded local cluster."""
-    out = sweep_file.parent / "embedded.nc"
-    done = run_msrc("solve", str(sweep_file), "-o", str(out))
+def run_uninterrupted(scenario: Path, name: str) -> Path:
+    """A sweep run once, uninterrupted, on the embedded local cluster: its results file."""
+    out = scenario.parent / name
+    done = run_msrc("solve", str(scenario), "-o", str(out))
     assert done.returncode == 0, done.stderr
     assert "4 points run, 0 reused" in done.stdout
     return out
+
+
+@pytest.fixture(scope="module")
+def embedded(sweep_file) -> Path:
+    """The sweep run uninterrupted on the embedded local cluster."""
+    return run_uninterrupted(sweep_file, "embedded.nc")
 
 
 @pytest.fixture(scope="module")
@@ -85,11 +90,7 @@ def baselines_file(sweep_file) -> Path:
 @pytest.fixture(scope="module")
 def baselines_embedded(baselines_file) -> Path:
     """The baselines' sweep run uninterrupted on the embedded local cluster."""
-    out = baselines_file.parent / "baselines.nc"
-    done = run_msrc("solve", str(baselines_file), "-o", str(out))
-    assert done.returncode == 0, done.stderr
-    assert "4 points run, 0 reused" in done.stdout
-    return out
+    return run_uninterrupted(baselines_file, "baselines.nc")
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -61,7 +61,8 @@ from ..physics import (
     SitePowerModel,
     band_power_coefficients,
     best_servers,
-    schedule_rates,
+    carrier_totals,
+    deliver,
 )
 from .context import Context, pick, total_by
 from .data import _attrs
@@ -93,21 +94,12 @@ def site_level_data(data: xr.Dataset) -> xr.Dataset:
         return np.bincount(at[valid], weights=np.asarray(weights, dtype=float)[valid], minlength=n_sites)
 
     def served(site, band_on):
-        """Rates and shares per user and band, with every user on ``site`` (-1: none) and carriers ``band_on``."""
-        sinr = np.full((n_users, len(capacity)), -np.inf)
-        mine = np.flatnonzero(site >= 0)
-        sinr[mine] = channel.sinr_db(mine, site[mine], every)  # interference: every other site normal
-        efficiency = np.where((site >= 0)[:, None] & band_on[np.maximum(site, 0)], channel.spectral_efficiency(sinr), 0.0)
-        rate, share = schedule_rates(site, efficiency, bandwidth, band_on * capacity, demand, user_class, class_order)
-        return rate, share, efficiency
+        """Rates and shares per user and band, every user on ``site`` (-1: none), carriers ``band_on``, every other site normal."""
+        _, rate, share = deliver(channel, site, band_on, every, band_on * capacity, demand, user_class, class_order)
+        return rate, share
 
     def carried(site, rate, share):
-        cell = (np.maximum(site, 0)[:, None] * len(capacity) + np.arange(len(capacity))[None, :]).ravel()
-        keep = np.repeat(site >= 0, len(capacity))
-        size = n_sites * len(capacity)
-        traffic = np.bincount(cell[keep], weights=rate.ravel()[keep], minlength=size).reshape(n_sites, -1)
-        used = np.bincount(cell[keep], weights=share.ravel()[keep], minlength=size).reshape(n_sites, -1)
-        return traffic, np.minimum(used, 1.0)
+        return carrier_totals(site, rate, n_sites), np.minimum(carrier_totals(site, share, n_sites), 1.0)
 
     # normal: every site serves its best-served users with every carrier
     home_pair = np.full(n_users, -1)
@@ -115,12 +107,12 @@ def site_level_data(data: xr.Dataset) -> xr.Dataset:
     home_pair[pair_user[is_best]] = np.flatnonzero(is_best)
     in_assisted = np.zeros(n_users, dtype=bool)
     in_assisted[home_pair >= 0] = data.pair_coverage.values[home_pair[home_pair >= 0], ASSISTED] > 0
-    rate_n, share_n, efficiency_n = served(best, every)
+    rate_n, share_n = served(best, every)
     traffic_n, used_n = carried(best, rate_n, share_n)
     # assisted: B_low only, the users inside the reduced radius (the others' traffic goes to helpers)
     low_on = np.broadcast_to(low, every.shape)
     kept = np.where(in_assisted, best, -1)
-    rate_a, share_a, _ = served(kept, low_on)
+    rate_a, share_a = served(kept, low_on)
     traffic_a, used_a = carried(kept, rate_a, share_a)
     no = np.zeros(n_sites, dtype=bool)
     normal_kw = power_model.site_kw(every, traffic_n, no, no, used_n)

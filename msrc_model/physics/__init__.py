@@ -22,7 +22,15 @@ from .coverage import home_site, pair_mode_coverage
 from .modes import ASSISTED, DARK, HELPING, MODE_NAMES, MODES, NORMAL, SLEEP, awake, needs_helper
 from .power import SitePowerModel, band_power_coefficients, band_traffic_mbps, reference_site_power_kw, site_power_kw
 from .price import remaining_time_h, v2g_price_per_kwh
-from .service import RadioChannel, best_servers, schedule_rates, shannon_spectral_efficiency, transmitting_carriers
+from .service import (
+    RadioChannel,
+    best_servers,
+    carrier_totals,
+    deliver,
+    schedule_rates,
+    shannon_spectral_efficiency,
+    transmitting_carriers,
+)
 from .storage import (
     BatteryLimits,
     EVLimits,
@@ -47,6 +55,8 @@ __all__ = [
     "RadioChannel",
     "SitePowerModel",
     "best_servers",
+    "carrier_totals",
+    "deliver",
     "schedule_rates",
     "shannon_spectral_efficiency",
     "transmitting_carriers",

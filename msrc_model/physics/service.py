@@ -173,6 +173,45 @@ def transmitting_carriers(mode: np.ndarray, band_on: np.ndarray) -> np.ndarray:
     return np.asarray(band_on, dtype=bool) & awake(np.asarray(mode))[:, None]
 
 
+def carrier_totals(site: np.ndarray, values: np.ndarray, n_site: int) -> np.ndarray:
+    """(site, band) sums of per-user (user, band) values over each user's serving site; a user on -1 counts nothing."""
+    site = np.asarray(site, dtype=np.int64)
+    n_band = values.shape[1]
+    keep = site >= 0
+    cell = (site[keep][:, None] * n_band + np.arange(n_band)[None, :]).ravel()
+    return np.bincount(cell, weights=np.asarray(values)[keep].ravel(), minlength=n_site * n_band).reshape(n_site, n_band)
+
+
+def deliver(
+    channel: RadioChannel,
+    site: np.ndarray,
+    carriers_on: np.ndarray,
+    transmitting: np.ndarray,
+    band_capacity_mbps: np.ndarray,
+    demand_mbps: np.ndarray,
+    user_class: np.ndarray,
+    class_order: np.ndarray,
+    initial_share: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Eqs. 7-9 for users on given sites: (SINR dB, rate Mbit/s, share), each (user, band).
+
+    ``site`` (user,) is each user's server (-1: none); ``carriers_on`` (site,
+    band) the carriers a server may use; ``transmitting`` (site, band) the
+    carriers that interfere (Eq. 7); ``band_capacity_mbps`` (site, band) the
+    Eq. 9 capacity. The SINR is -inf for a user on no site.
+    """
+    site = np.asarray(site, dtype=np.int64)
+    sinr = np.full((channel.n_user, len(channel.bandwidth_mhz)), -np.inf)
+    mine = np.flatnonzero(site >= 0)
+    sinr[mine] = channel.sinr_db(mine, site[mine], transmitting)
+    usable = (site >= 0)[:, None] & np.asarray(carriers_on, dtype=bool)[np.maximum(site, 0)]
+    efficiency = np.where(usable, channel.spectral_efficiency(sinr), 0.0)
+    rate, share = schedule_rates(
+        site, efficiency, channel.bandwidth_mhz, band_capacity_mbps, demand_mbps, user_class, class_order, initial_share
+    )
+    return sinr, rate, share
+
+
 def schedule_rates(
     site: np.ndarray,
     spectral_efficiency: np.ndarray,
@@ -216,13 +255,10 @@ def schedule_rates(
     at = np.maximum(site, 0)
     per_share = np.where(served[:, None], spectral_efficiency * bandwidth_mhz[None, :], 0.0)  # Mbit/s per unit share
     usable = per_share > 0
-    bands = np.arange(n_band)
 
     def per_carrier(users: np.ndarray, values: np.ndarray) -> np.ndarray:
         """(site, band) sums of (len(users), band) values over the users' sites, where usable."""
-        cell = (at[users][:, None] * n_band + bands[None, :]).ravel()
-        weights = np.where(usable[users], values, 0.0).ravel()
-        return np.bincount(cell, weights=weights, minlength=n_site * n_band).reshape(n_site, n_band)
+        return carrier_totals(site[users], np.where(usable[users], values, 0.0), n_site)
 
     rate = np.zeros_like(per_share)
     share = np.zeros_like(per_share)

@@ -53,7 +53,7 @@ import xarray as xr
 from ..config.scenario import Scenario
 from ..formulation import model_data
 from ..formulation.site_level import site_level_data
-from ..physics import ASSISTED, DARK, HELPING, NORMAL, awake, needs_helper, peak_supply_kw, transmitting_carriers
+from ..physics import DARK, HELPING, NORMAL, awake, needs_helper, peak_supply_kw
 from ..problems.solve import highs_options, solve_model
 from ..problems.stages import build_dispatch, build_stage1, build_stage2
 from .simulator import Decision, SolverEvent, State, World
@@ -301,18 +301,16 @@ class MSRCController:
         the worst case of the carriers Stage 2 is about to choose.
         """
         w = self.world
-        allowed = np.where((modes == ASSISTED)[:, None], w.low_bands[None, :], True)
-        sinr = w.channel.sinr_db(w.pair_user, w.pair_site, transmitting_carriers(modes, allowed))
+        sinr = w.channel.sinr_db(w.pair_user, w.pair_site, w.mode_carriers(modes))
         return w.channel.spectral_efficiency(sinr) * w.bandwidth[None, :]
 
     def _repair_radio(self, modes: np.ndarray) -> None:
         """Keep the last radio decision valid under new modes: carriers by Eqs. 24-25, users on covering sites."""
         w = self.world
-        is_awake = awake(modes)
-        band_on = self.band_on & is_awake[:, None]
-        band_on[modes == ASSISTED] &= w.low_bands
-        empty = is_awake & ~band_on.any(axis=1)
-        band_on[empty] = np.where(modes[empty, None] == ASSISTED, w.low_bands, True)
+        allowed = w.mode_carriers(modes)
+        band_on = self.band_on & allowed
+        empty = awake(modes) & ~band_on.any(axis=1)
+        band_on[empty] = allowed[empty]
         band_on[modes == HELPING, int(np.argmax(w.inputs.band_reach_m.values))] = True  # Eq. 5: helpers keep their widest band
         self.band_on = band_on
         self.user_site = np.where(w.covers(self.user_site, modes), self.user_site, -1)

@@ -39,6 +39,7 @@ import numpy as np
 import xarray as xr
 
 from ..physics import (
+    ASSISTED,
     DARK,
     HELPING,
     SLEEP,
@@ -49,8 +50,10 @@ from ..physics import (
     home_site,
     pair_mode_coverage,
     remaining_time_h,
-    schedule_rates,
+    carrier_totals,
+    deliver,
     SitePowerModel,
+    awake,
     transmitting_carriers,
     v2g_price_per_kwh,
 )
@@ -209,6 +212,12 @@ class World:
         self.class_critical = inputs.class_critical.values.astype(bool)
         self.class_qos_target = inputs.class_qos_target.values
 
+    def mode_carriers(self, mode: np.ndarray) -> np.ndarray:
+        """(site, band) carriers each site's mode allows: all when normal or helping, B_low assisted (Eq. 25), none asleep or dark."""
+        band_on = np.broadcast_to(awake(np.asarray(mode))[:, None], (self.n_site, self.n_band)).copy()
+        band_on[np.asarray(mode) == ASSISTED] = self.low_bands
+        return band_on
+
     def price_per_kwh(self, battery_kwh: np.ndarray, load_kw: np.ndarray) -> np.ndarray:
         """V2G price of Eq. 16 per site from the measured remaining battery time."""
         return v2g_price_per_kwh(self.inputs, remaining_time_h(self.battery.usable_kwh(battery_kwh), load_kw))
@@ -252,29 +261,21 @@ class World:
         if key == self._service_key:
             return self._service
         site = np.where(self.covers(user_site, mode), user_site, -1)
-        users = np.flatnonzero(site >= 0)
-        sinr = np.full((self.n_user, self.n_band), -np.inf)
-        sinr[users] = self.channel.sinr_db(users, site[users], band_on)
-        at = np.maximum(site, 0)
-        efficiency = np.where((site >= 0)[:, None] & band_on[at], self.channel.spectral_efficiency(sinr), 0.0)
         helping = np.where(mode == HELPING, 1.0 - self.helping_overhead, 1.0)
         band_capacity = band_on * self.capacity[None, :] * helping[:, None]
-        rate, share = schedule_rates(
-            site, efficiency, self.bandwidth, band_capacity, self.demand, self.user_class, self.class_order, band_share
+        sinr, rate, share = deliver(
+            self.channel, site, band_on, band_on, band_capacity, self.demand, self.user_class, self.class_order, band_share
         )
         total = rate.sum(axis=1)
         served = total > 0
+        serving = np.where(served, site, -1)
         main_band = np.argmax(rate, axis=1)
-        cell = (at[:, None] * self.n_band + np.arange(self.n_band)[None, :]).ravel()  # (user, band) -> site carrier
-        n_cells = self.n_site * self.n_band
-        band_traffic = np.bincount(cell, weights=(rate * served[:, None]).ravel(), minlength=n_cells)
-        band_use = np.bincount(cell, weights=(share * served[:, None]).ravel(), minlength=n_cells)
         service = Service(
             rate_mbps=total,
-            site=np.where(served, site, -1),
+            site=serving,
             sinr_db=np.where(served, sinr[np.arange(self.n_user), main_band], np.nan),
-            band_traffic_mbps=band_traffic.reshape(self.n_site, self.n_band),
-            band_utilisation=np.minimum(band_use.reshape(self.n_site, self.n_band), 1.0),
+            band_traffic_mbps=carrier_totals(serving, rate, self.n_site),
+            band_utilisation=np.minimum(carrier_totals(serving, share, self.n_site), 1.0),
             band_on=band_on,
             band_rate_mbps=rate * served[:, None],
             band_share=share * served[:, None],

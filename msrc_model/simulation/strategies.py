@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..physics import ASSISTED, HELPING, NORMAL, SLEEP, awake, needs_helper, transmitting_carriers
+from ..physics import ASSISTED, HELPING, NORMAL, SLEEP, needs_helper, transmitting_carriers
 from .simulator import Decision, SolverEvent, State, World
 
 
@@ -76,7 +76,7 @@ class Independent(RuleStrategy):
         )
 
 
-def _projected_life_h(world: World, load_kw: np.ndarray, energy_kwh: np.ndarray) -> np.ndarray:
+def _projected_life_h(load_kw: np.ndarray, energy_kwh: np.ndarray) -> np.ndarray:
     """Hours each site lasts at a constant load on the given energy (inf at no load)."""
     return np.where(load_kw > 0, energy_kwh / np.maximum(load_kw, 1e-12), np.inf)
 
@@ -87,13 +87,6 @@ def _energy_at_start_kwh(world: World) -> np.ndarray:
     parked = world.parked[:, 0] if world.n_steps else np.zeros(world.n_ev, dtype=bool)
     ev = np.where(parked, world.evs.usable_kwh(world.evs.initial_kwh), 0.0)
     return battery + np.bincount(world.evs.site, weights=ev, minlength=world.n_site)
-
-
-def configured_carriers(world: World, mode: np.ndarray) -> np.ndarray:
-    """Carriers of a fixed configuration: B_low at assisted sites (Eq. 25), none asleep, all otherwise."""
-    band_on = np.broadcast_to(awake(mode)[:, None], (world.n_site, world.n_band)).copy()
-    band_on[mode == ASSISTED] = world.low_bands
-    return band_on
 
 
 def configured_association(world: World, mode: np.ndarray, links: np.ndarray, band_on: np.ndarray) -> np.ndarray:
@@ -128,10 +121,15 @@ def _critical_lost(world: World, rate: np.ndarray, reference_rate: np.ndarray) -
 
 
 def _evaluate(world: World, mode: np.ndarray, links: np.ndarray, band_on: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    band_on = configured_carriers(world, mode) if band_on is None else band_on
+    band_on = world.mode_carriers(mode) if band_on is None else band_on
     users = configured_association(world, mode, links, band_on)
     service, load = world.serve_and_draw(mode, band_on, users)
     return load, service.rate_mbps, users
+
+
+def _link_count(world: World, links: np.ndarray) -> np.ndarray:
+    """(site,) active links each site is an end of (Eq. 22)."""
+    return np.bincount(world.edge_helper[links], minlength=world.n_site) + np.bincount(world.edge_assisted[links], minlength=world.n_site)
 
 
 def _eligible_arcs(world: World, site: int, mode: np.ndarray, link_count: np.ndarray) -> np.ndarray:
@@ -152,16 +150,16 @@ def static_min_max_life(world: World, cooperate: bool = True) -> tuple[np.ndarra
     """
     mode = np.full(world.n_site, NORMAL)
     links = np.zeros(world.n_edge, dtype=bool)
-    band_on = configured_carriers(world, mode)
+    band_on = world.mode_carriers(mode)
     energy = _energy_at_start_kwh(world)
     load, reference_rate, _ = _evaluate(world, mode, links, band_on)
-    life = _projected_life_h(world, load, energy)
+    life = _projected_life_h(load, energy)
     max_links = int(world.inputs.max_links)
     widest = int(np.argmax(world.inputs.band_reach_m.values))
 
     def trial(trial_mode, trial_links, trial_band_on, touched):
         trial_load, rate, _ = _evaluate(world, trial_mode, trial_links, trial_band_on)
-        trial_life = _projected_life_h(world, trial_load, energy)
+        trial_life = _projected_life_h(trial_load, energy)
         return (-_critical_lost(world, rate, reference_rate), trial_life[touched].min()), (trial_mode, trial_links, trial_band_on, trial_life)
 
     for _ in range(world.n_site * world.n_band):  # each round relieves one bottleneck site at most
@@ -179,7 +177,7 @@ def static_min_max_life(world: World, cooperate: bool = True) -> tuple[np.ndarra
         best = _best_relief(candidates, shortest)
         if best is None and cooperate:
             # assisted or asleep with helpers among its eligible neighbours, added greedily
-            link_count = np.bincount(world.edge_helper[links], minlength=world.n_site) + np.bincount(world.edge_assisted[links], minlength=world.n_site)
+            link_count = _link_count(world, links)
             arcs = _eligible_arcs(world, site, mode, link_count)
             for new_mode in (ASSISTED, SLEEP):
                 chosen: list[int] = []
@@ -193,7 +191,7 @@ def static_min_max_life(world: World, cooperate: bool = True) -> tuple[np.ndarra
                         helpers = world.edge_helper[chosen + [arc]]
                         trial_mode[helpers] = HELPING
                         trial_band_on = band_on.copy()
-                        trial_band_on[site] = configured_carriers(world, trial_mode)[site]
+                        trial_band_on[site] = world.mode_carriers(trial_mode)[site]
                         trial_band_on[helpers, widest] = True  # Eq. 5: a helper keeps its widest-reaching band
                         result = trial(trial_mode, trial_links, trial_band_on, np.r_[site, helpers])
                         if pick is None or result[0] > pick[0][0]:
@@ -228,7 +226,7 @@ def static_busiest_third(world: World) -> tuple[np.ndarray, np.ndarray, np.ndarr
     max_links = int(world.inputs.max_links)
     taken = np.zeros(world.n_site)
     for site in order[: world.n_site // 3]:  # a third of the sites, once, at the outage start
-        link_count = np.bincount(world.edge_helper[links], minlength=world.n_site) + np.bincount(world.edge_assisted[links], minlength=world.n_site)
+        link_count = _link_count(world, links)
         arcs = _eligible_arcs(world, int(site), mode, link_count)
         if arcs.size == 0:
             continue
@@ -241,7 +239,7 @@ def static_busiest_third(world: World) -> tuple[np.ndarray, np.ndarray, np.ndarr
         if _critical_lost(world, rate, reference_rate) == 0:
             mode, links = trial_mode, trial_links
             taken[world.edge_helper[arcs]] += demand[site] / arcs.size
-    return mode, links, configured_carriers(world, mode)
+    return mode, links, world.mode_carriers(mode)
 
 
 STATIC_RULES = {
