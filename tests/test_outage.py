@@ -156,17 +156,17 @@ def test_independent_survival_matches_hand_computation():
     assert abs(float(r.survival_time) - usable / power.max()) < step_h
 
 
-@pytest.mark.parametrize("stage", ["stage1", "stage2"])
-def test_failed_solve_falls_back_and_the_run_completes(stage):
+@pytest.mark.parametrize("stage, fail_at_s", [("stage1", 900.0), ("stage2", 0.0)])
+def test_failed_solve_falls_back_and_the_run_completes(stage, fail_at_s):
     scenario = small()
     inputs = build_inputs(scenario)
-    # Stage 1 fails at 900 s; the radio problem fails at its first call from 900 s on
-    controller = MSRCController(scenario, **{f"fail_{stage}_at_s": (900.0,)})
+    # Stage 1 fails at 900 s; the radio problem fails at its first call (at the start)
+    controller = MSRCController(scenario, **{f"fail_{stage}_at_s": (fail_at_s,)})
     results = run_outage(scenario, inputs, strategies=[controller])
     events = results.solver_event_stage.values.tolist()
     assert stage in events
     at = results.solver_event_time.values[events.index(stage)]
-    assert at == 900.0 if stage == "stage1" else at >= 900.0
+    assert at == fail_at_s
     assert "no feasible solution" in str(results.solver_event_reason.values[events.index(stage)])
     assert float(results.solver_fallbacks.sel(strategy="msrc")) >= 1
     # the run went on to the end with the previous plan, repaired where sites went dark
@@ -306,8 +306,9 @@ def test_a_lone_site_and_a_class_without_users():
 
 def test_msrc_first_decision_keeps_every_critical_user_the_network_can_serve():
     """At t = 0 on the 7-site cluster, msrc's decision leaves no emergency or voice user without its minimum
-    rate that every site in normal mode would serve (Stage 1 hands users over only within reach, Stage 2 may
-    give a user of a sleeping site to any awake site its SINR allows)."""
+    rate that every site in normal mode would serve (Stage 1 hands users over only within reach and sheds
+    only carriers that keep every SLA user, Stage 2 may give a user of a sleeping site to any awake site
+    its SINR allows)."""
     scenario = load_scenario(SMALL).scenario
     world = World(build_inputs(scenario))
     everyone = world.serve(np.zeros(world.n_site, dtype=int), np.ones((world.n_site, world.n_band), dtype=bool), world.best_server)
@@ -316,7 +317,8 @@ def test_msrc_first_decision_keeps_every_critical_user_the_network_can_serve():
     state = State(0, 0.0, world.battery.initial_kwh.copy(), world.evs.initial_kwh.copy(), world.parked[:, 0].copy(),
                   np.zeros(world.n_site, dtype=bool), np.zeros(world.n_site))
     decision = controller.decide(state)
-    assert (decision.mode != 0).any()  # the controller does cooperate here, so the test exercises hand-overs
+    # the controller does change the network here (modes or carriers), so the test exercises its decisions
+    assert (decision.mode != 0).any() or not decision.band_on.all()
     served = world.serve(decision.mode, decision.band_on, decision.user_site, decision.band_share)
     minimum = world.inputs.min_rate_mbps.values
     critical = world.class_critical[world.user_class] & (everyone.rate_mbps >= minimum * (1 - 1e-9))

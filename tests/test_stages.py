@@ -67,8 +67,14 @@ def test_stage1_problem_builds_from_the_blocks(paper_inputs):
     assert report.has_solution
     gamma = block.variables["mode"].solution.isel(time=0)
     assert bool((np.isclose(gamma, 0, atol=1e-6) | np.isclose(gamma, 1, atol=1e-6)).all())
-    # site power in the first block: the per-mode powers of the modes chosen, plus helpers' extra traffic
-    chosen = (block.data.site_mode_power_kw * gamma).sum("mode")
+    # site power in the first block: the per-mode powers of the modes chosen (normal: on the carrier set
+    # chosen, Eq. 24), plus helpers' extra traffic
+    sets = block.variables["carrier_set"].solution.isel(time=0).fillna(0.0)
+    np.testing.assert_allclose(sets.sum("carrier_set"), gamma.sel(mode="normal"), atol=1e-6)
+    others = [m for m in block.data.mode.values if m != "normal"]
+    chosen = (block.data.site_mode_power_kw.sel(mode=others) * gamma.sel(mode=others)).sum("mode") + (
+        block.data.site_carrier_set_power_kw * sets
+    ).sum("carrier_set")
     power = block.expressions["site_power"].solution.isel(time=0)
     assert bool((power >= chosen - 1e-6).all())
 

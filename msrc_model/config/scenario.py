@@ -387,16 +387,16 @@ class Controller(Section):
         description="Count expected EV arrivals (the known rate, mean usable energy) in the Stage-1 EV forecast. Off: Stage 1 plans on the EVs parked now only, since a max-min plan on expected EV energy lets a site run down waiting for an EV that may not come.",
     )
     stage1_solution_limit: int | None = Field(
-        1,
+        None,
         ge=1,
-        description="A Stage-1 solve stops at this many improving solutions (HiGHS mip_max_improving_sols) or at the gap, whichever comes first. A work limit, not a clock: the same inputs give the same plan on any machine. Empty: only the gap and the time limit stop it.",
+        description="Stop a Stage-1 solve at this many improving solutions (HiGHS mip_max_improving_sols) if the gap is not reached first: a work limit for speed at the price of a larger gap. Empty (the default): each call runs to solver.mip_gap, a deterministic stop, with stage1_time_limit_s as the safety net.",
     )
     stage1_time_limit_s: float = quantity(
-        10.0, "s", "Time limit of one Stage-1 solve, a safety net behind stage1_solution_limit; a solve stopped by it depends on the machine's speed.", gt=0
+        30.0, "s", "Time limit of one Stage-1 solve, a safety net behind solver.mip_gap; a solve stopped by it depends on the machine's speed and is recorded (stage1_time_limit_hit).", gt=0
     )
     stage2_integer_carriers: bool = Field(
         False,
-        description="Stage-2 radio problem with integer carrier activation (a MILP). Off: carrier activation is continuous, as the paper's Stage 2 optimises continuous variables only, and a carrier with any activation in the solution is switched on (an LP, about 5x faster).",
+        description="Stage-2 radio problem with integer carrier activation (a MILP, much slower). Off: carrier activation is continuous, as the paper's Stage 2 optimises continuous variables only; the LP's activations are rounded (on at 1/2 or more, at least one per awake site) and the LP is solved again with the carriers fixed. Either way a carrier no user has a share of is switched off.",
     )
     stage2_solution_limit: int | None = Field(
         1,

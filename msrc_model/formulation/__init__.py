@@ -152,6 +152,7 @@ def add_msrc(
     ev_fleet: tuple[xr.DataArray, xr.DataArray] | None = None,
     fixed_dark: xr.DataArray | None = None,
     integer_carriers: bool = True,
+    sla_shortfall: bool = False,
 ) -> MSRCBlock:
     """Add an MSRC base-station cluster to a linopy model.
 
@@ -212,6 +213,11 @@ def add_msrc(
         Band activation z is integer (default). False relaxes it to [0, 1]
         when the modes are fixed: the continuous Stage 2 of the paper, whose
         caller rounds a carrier with any activation up to on.
+    sla_shortfall:
+        Per-user association only: Eq. 10's obligation gets a slack variable
+        ``sla_shortfall`` (user, time; share of the user not served), so the
+        block is feasible whatever the modes; Stage 2 penalises it far above
+        every other term (:func:`msrc_model.formulation.objective.stage2_objective`).
     """
     data = inputs if "pair_coverage" in inputs else model_data(inputs, step_s=step_s, max_duration_s=max_duration_s)
     if traffic == "site":
@@ -255,7 +261,7 @@ def add_msrc(
     else:
         if binary_association is None:
             binary_association = not aggregate
-        add_association(ctx, binary=binary_association, alive=alive, required_share=required_share)
+        add_association(ctx, binary=binary_association, alive=alive, required_share=required_share, sla_shortfall=sla_shortfall)
     if traffic != "site":
         add_site_power(ctx)
     add_battery(ctx, initial_energy_kwh=initial_battery_kwh, exclusive=exclusive_battery, energy_floor=energy_floor)

@@ -26,6 +26,7 @@ def add_association(
     binary: bool = True,
     alive: object = 1.0,
     required_share: xr.DataArray | None = None,
+    sla_shortfall: bool = False,
 ) -> None:
     """Eqs. 6, 8, 10 and 11.
 
@@ -39,6 +40,10 @@ def add_association(
     required_share:
         Override of ``user_required_share`` (user), e.g. users a Stage-2
         problem cannot reach under its fixed modes.
+    sla_shortfall:
+        Eq. 10's obligation with a slack: ``sla_shortfall`` (user, time, share
+        of the user) may make up what cannot be served, so the problem is
+        always feasible; the caller penalises it in the objective.
     """
     data, t = ctx.data, ctx.time_dim
     sites = ctx.index("site")
@@ -77,21 +82,31 @@ def add_association(
     if bool(has_sla.any()):
         ctx.add_constraints("eq10_sla_rate", (pair_rate - minimum * x).where(has_sla) >= 0)
 
-    _add_service_obligation(ctx, x, alive, required_share)
+    _add_service_obligation(ctx, x, alive, required_share, sla_shortfall)
 
     # Eq. 9: capacity, less the scheduling overhead while helping
     ctx.add_constraints("eq9_capacity", total_by(pair_rate, site_label, sites) - _available_capacity(ctx) <= 0)
 
 
-def _add_service_obligation(ctx: Context, x, alive: object, required_share: xr.DataArray | None) -> None:
+def _add_service_obligation(
+    ctx: Context, x, alive: object, required_share: xr.DataArray | None, sla_shortfall: bool = False
+) -> None:
     """Eq. 6 (at most one server, or a share of 1) and Eq. 10's obligation to serve SLA users while alive."""
     data = ctx.data
     served = total_by(x, ctx.labelled(data.pair_user, "user"), ctx.index("user"))
     ctx.expressions["served_share"] = served
     ctx.add_constraints("eq6_one_server", served <= 1)
     share = data.user_required_share if required_share is None else required_share
-    if bool((share > 0).any()):
-        ctx.add_constraints("eq10_sla_served", (served - share * alive).where(share > 0) >= 0)
+    if not bool((share > 0).any()):
+        return
+    obliged = served
+    if sla_shortfall:
+        shortfall = ctx.add_variables(
+            "sla_shortfall", ("user", ctx.time_dim), lower=0.0, upper=share * xr.ones_like(data[ctx.time_dim], dtype=float),
+            mask=(share > 0) & xr.ones_like(data[ctx.time_dim], dtype=bool),
+        )
+        obliged = served + shortfall
+    ctx.add_constraints("eq10_sla_served", (obliged - share * alive).where(share > 0) >= 0)
 
 
 def _available_capacity(ctx: Context):

@@ -51,11 +51,9 @@ def objective_terms(ctx: Context) -> dict[str, object]:
     if "survival_time_h" in ctx.expressions:
         terms["survival"] = ctx.expressions["survival_time_h"] / horizon_h
 
-    if "site_served_mbps" in ctx.expressions:  # site-level traffic (Stage 1)
+    if "site_weighted_service" in ctx.expressions:  # site-level traffic (Stage 1): sum of w_u r_u / D_u per site
         weight = data.site_weight_per_mbps * data.site_demand_mbps
-        terms["service"] = (data.site_weight_per_mbps * ctx.expressions["site_served_mbps"] * share).sum() / max(
-            float(weight.sum()), 1e-12
-        )
+        terms["service"] = (ctx.expressions["site_weighted_service"] * share).sum() / max(float(weight.sum()), 1e-12)
     else:
         demand = data.demand_mbps
         weight = data.user_weight.where(demand > 0, 0.0)
@@ -167,4 +165,18 @@ def stage2_objective(ctx: Context, weights: dict[str, float], breakpoints=None):
     objective = weights["service"] * utility - weights["survival"] * energy
     if "ev_discharge" in ctx.variables and weights.get("v2g_cost", 0.0):
         objective = objective - weights["v2g_cost"] * objective_terms(ctx)["v2g_cost"]
+    if "sla_shortfall" in ctx.variables:
+        objective = objective - sla_shortfall_penalty(ctx)
     return objective
+
+
+# the penalty per unit of SLA shortfall (Eq. 10) of a user of the highest class weight: far above the other
+# terms of Stage 2, each scaled to at most 1, so a feasible SLA is always worth more than anything else
+SLA_SHORTFALL_PENALTY = 100.0
+
+
+def sla_shortfall_penalty(ctx: Context):
+    """``SLA_SHORTFALL_PENALTY sum_u (w_u / max w) shortfall_u``: unserved SLA users, by class priority."""
+    data = ctx.data
+    weight = data.user_weight / max(float(data.user_weight.max()), 1e-12)
+    return SLA_SHORTFALL_PENALTY * (weight * ctx.variables["sla_shortfall"]).sum() / data.sizes[ctx.time_dim]

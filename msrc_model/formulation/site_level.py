@@ -68,6 +68,23 @@ from .context import Context, pick, total_by
 from .data import _attrs
 
 
+# up to this many bands every subset is a Stage-1 carrier set (2^6 - 1 = 63); beyond, nested sets only
+ALL_SUBSETS_MAX_BANDS = 6
+
+
+def _carrier_sets(n_band: int) -> np.ndarray:
+    """(set, band) bool: the carrier sets Stage 1 chooses from in normal mode, the full set last.
+
+    Every non-empty subset of the bands up to :data:`ALL_SUBSETS_MAX_BANDS`
+    bands; beyond, the nested sets that keep the first 1, 2, ... bands of
+    the band table.
+    """
+    if n_band <= ALL_SUBSETS_MAX_BANDS:
+        codes = np.arange(1, 2**n_band)
+        return ((codes[:, None] >> np.arange(n_band)[None, :]) & 1).astype(bool)
+    return np.tril(np.ones((n_band, n_band), dtype=bool))
+
+
 def site_level_data(data: xr.Dataset) -> xr.Dataset:
     """Add the site-level traffic and power data of this module to per-user model data.
 
@@ -123,9 +140,50 @@ def site_level_data(data: xr.Dataset) -> xr.Dataset:
 
     site_demand = per_site(demand)
     safe = np.where(site_demand > 0, site_demand, 1.0)
+    user_weight = data.user_weight.values
+    per_demand = np.where(demand > 0, 1.0 / np.where(demand > 0, demand, 1.0), 0.0)
+
+    def weighted_service(rate):
+        """(site,) sum over the site's users of w_u r_u / D_u, the weighted satisfaction of Eq. 18's service term."""
+        return per_site(user_weight * rate.sum(axis=1) * per_demand)
+
+    sla = data.min_rate_mbps.values * data.user_required_share.values
+
+    def sla_kept(rate):
+        """(site,) users with an SLA (Eq. 10) served at their minimum rate."""
+        return per_site((sla > 0) & (rate.sum(axis=1) >= data.min_rate_mbps.values * (1 - 1e-9)))
+
+    n_class = data.sizes["class"]
+    class_key = np.where(valid, at * n_class + user_class, -1)
+    class_demand = np.bincount(class_key[valid], weights=demand[valid], minlength=n_sites * n_class).reshape(n_sites, n_class)
+
+    def class_shares_kept(rate, reference_rate):
+        """(site,) every class keeps its QoS target share of its demand at the site, or the reference's share if lower."""
+        served_by_class = np.bincount(class_key[valid], weights=rate.sum(axis=1)[valid], minlength=n_sites * n_class).reshape(n_sites, n_class)
+        reference = np.bincount(class_key[valid], weights=reference_rate.sum(axis=1)[valid], minlength=n_sites * n_class).reshape(n_sites, n_class)
+        floor = np.minimum(data.class_qos_target.values[None, :] * class_demand, reference)
+        return (served_by_class >= floor * (1 - 1e-9)).all(axis=1)
+
+    # normal mode with fewer carriers (Eq. 24): every non-empty subset of the bands, each site serving its
+    # own users on it; a subset is allowed at a site if it serves every SLA user the full set serves there
+    # and keeps every class at its QoS target (Table III), or at the full set's share where that is lower
+    carrier_sets = _carrier_sets(len(capacity))
+    set_power = np.empty((n_sites, len(carrier_sets)))
+    set_served = np.empty((n_sites, len(carrier_sets)))
+    set_weighted = np.empty((n_sites, len(carrier_sets)))
+    set_allowed = np.empty((n_sites, len(carrier_sets)), dtype=bool)
+    sla_full = sla_kept(rate_n)
+    for k, carriers in enumerate(carrier_sets):  # a handful of subsets, each one vectorised over sites and users
+        on = np.broadcast_to(carriers, every.shape)
+        rate_k, share_k = served(best, on)
+        traffic_k, used_k = carried(best, rate_k, share_k)
+        set_power[:, k] = power_model.site_kw(on, traffic_k, no, no, used_k)
+        set_served[:, k] = per_site(rate_k.sum(axis=1))
+        set_weighted[:, k] = weighted_service(rate_k)
+        set_allowed[:, k] = (sla_kept(rate_k) >= sla_full) & class_shares_kept(rate_k, rate_n)
+    set_allowed[:, -1] = True  # the full set (last) is the reference
     normal_share = per_site(rate_n.sum(axis=1)) / safe
     keep_share = per_site(rate_a.sum(axis=1)) / safe
-    sla = data.min_rate_mbps.values * data.user_required_share.values
     site_sla = per_site(sla)
     sla_outside = per_site(sla * ~in_assisted)
     weight_per_mbps = per_site(data.user_weight.values) / safe
@@ -183,6 +241,23 @@ def site_level_data(data: xr.Dataset) -> xr.Dataset:
     per_mbps = np.where(np.isfinite(per_mbps), per_mbps, 0.0)
 
     out = data.copy()
+    band_names = data.band.values
+    out = out.assign_coords(carrier_set=["+".join(str(b) for b in band_names[c]) for c in carrier_sets])
+    out["carrier_set_band"] = (("carrier_set", "band"), carrier_sets, _attrs("1", "the carriers on in each Stage-1 carrier set (Eq. 24)"))
+    out["site_carrier_set_power_kw"] = (
+        ("site", "carrier_set"), set_power, _attrs("kW", "site power in normal mode on each carrier set, serving its own users (Eqs. 2-4)")
+    )
+    out["site_carrier_set_served_mbps"] = (
+        ("site", "carrier_set"), set_served, _attrs("Mbit/s", "rates the site's users get from it on each carrier set (Eqs. 7-9)")
+    )
+    out["site_carrier_set_weighted_service"] = (
+        ("site", "carrier_set"), set_weighted, _attrs("1", "sum of w_u r_u / D_u over the site's users on each carrier set (Eq. 18 service)")
+    )
+    out["site_carrier_set_allowed"] = (
+        ("site", "carrier_set"), set_allowed, _attrs("1", "the carrier set serves every SLA user (Eq. 10) the full set serves at the site and keeps every class at its QoS target")
+    )
+    out["site_helping_weighted_service"] = ("site", weighted_service(rate_n), _attrs("1", "sum of w_u r_u / D_u over the site's users, every carrier on"))
+    out["site_assisted_weighted_service"] = ("site", weighted_service(rate_a), _attrs("1", "sum of w_u r_u / D_u over the site's users, assisted"))
     out["site_demand_mbps"] = ("site", site_demand, _attrs("Mbit/s", "demand of the users whose best server this is"))
     out["site_normal_share"] = ("site", normal_share, _attrs("1", "demand share of the site's users it serves in normal mode"))
     out["site_keep_share"] = ("site", keep_share, _attrs("1", "demand share of the site's users it serves assisted (B_low, reduced radius)"))
@@ -212,10 +287,29 @@ def add_site_offload(ctx: Context) -> None:
         return gamma.sel(mode=MODES[m], drop=True)
 
     demand = data.site_demand_mbps
-    own = demand * (data.site_normal_share * (mode(NORMAL) + mode(HELPING)) + data.site_keep_share * mode(ASSISTED))
+    # normal mode on a carrier set (Eq. 24): the shares of the step spent on each set add up to gamma_normal
+    carrier_set = ctx.add_variables(
+        "carrier_set", ("site", "carrier_set", t), lower=0.0, upper=1.0,
+        mask=data.site_carrier_set_allowed.astype(bool) & xr.ones_like(data[t], dtype=bool),
+    )
+    ctx.add_constraints("eq24_carrier_set", carrier_set.sum("carrier_set") - mode(NORMAL) == 0)
+    own = (
+        demand * (data.site_normal_share * mode(HELPING) + data.site_keep_share * mode(ASSISTED))
+        + (data.site_carrier_set_served_mbps * carrier_set).sum("carrier_set")
+    )
+    own_weighted = (
+        data.site_helping_weighted_service * mode(HELPING)
+        + data.site_assisted_weighted_service * mode(ASSISTED)
+        + (data.site_carrier_set_weighted_service * carrier_set).sum("carrier_set")
+    )
+    others = [m for m in MODES if m != MODES[NORMAL]]
+    own_power = (data.site_mode_power_kw.sel(mode=others) * gamma.sel(mode=others)).sum("mode") + (
+        data.site_carrier_set_power_kw * carrier_set
+    ).sum("carrier_set")
     if data.sizes["edge"] == 0:  # no neighbours: no offload (Eqs. 20-21 keep every site normal, asleep or dark)
         ctx.expressions["site_served_mbps"] = own
-        ctx.expressions["site_power"] = (data.site_mode_power_kw * gamma).sum("mode")
+        ctx.expressions["site_weighted_service"] = own_weighted
+        ctx.expressions["site_power"] = own_power
         return
     helper, client = data.edge_helper, data.edge_assisted
     # what the helper's bands reach of the client's users (Eqs. 6-7), only on eligible arcs (Eq. 21)
@@ -246,4 +340,5 @@ def add_site_offload(ctx: Context) -> None:
         "eq10_site_sla", incoming - data.site_sla_outside_mbps * mode(ASSISTED) - data.site_sla_mbps * mode(SLEEP) >= 0
     )
     ctx.expressions["site_served_mbps"] = own + incoming
-    ctx.expressions["site_power"] = (data.site_mode_power_kw * gamma).sum("mode") + data.site_power_per_mbps_kw * outgoing
+    ctx.expressions["site_weighted_service"] = own_weighted + data.site_weight_per_mbps * incoming
+    ctx.expressions["site_power"] = own_power + data.site_power_per_mbps_kw * outgoing

@@ -75,8 +75,13 @@ def highs_options(solver: Solver, time_limit_s: float | None = None, mip_gap: fl
     return options
 
 
-def solve_model(model: linopy.Model, options: dict[str, Any]) -> SolveReport:
-    """Solve with HiGHS through linopy's direct interface and report the outcome."""
+def solve_model(model: linopy.Model, options: dict[str, Any], diagnose: bool = True) -> SolveReport:
+    """Solve with HiGHS through linopy's direct interface and report the outcome.
+
+    With ``diagnose`` an infeasible model's irreducible infeasible subset is
+    computed and named in the report (slow on large models: loops that
+    solve again and again pass false and report the infeasibility alone).
+    """
     start = time.perf_counter()
     with _quiet_stdout():
         status, termination = model.solve(solver_name="highs", io_api="direct", **options)
@@ -90,7 +95,7 @@ def solve_model(model: linopy.Model, options: dict[str, Any]) -> SolveReport:
         if model.type.startswith("MI") or "I" in model.type:
             report.dual_bound = float(info.mip_dual_bound)
             report.gap = float(info.mip_gap) if report.has_solution else float("nan")
-    if report.termination == "infeasible":
+    if report.termination == "infeasible" and diagnose:
         with _quiet_stdout():
             report.conflicts = infeasible_constraints(model)
     return report

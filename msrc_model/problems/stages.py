@@ -39,17 +39,19 @@ def build_stage2(
     binary_association: bool = True,
     exclusive_battery: bool = True,
     integer_carriers: bool = True,
+    sla_shortfall: bool = False,
 ) -> tuple[linopy.Model, MSRCBlock]:
     """Stage 2 for the steps of ``data`` (usually one 30-s step) with ``modes`` fixed.
 
     Per-user binary association over the pairs the modes allow, Shannon rates
     per band (Eq. 8), objective Eq. 27 with the step's energy (scaled x100 for
-    the solver's tolerances).
+    the solver's tolerances). With ``sla_shortfall`` Eq. 10 has a penalised
+    slack and the problem is feasible whatever the modes.
     """
     model = linopy.Model()
     block = add_msrc(
         model, usable_pairs(data, modes), fixed_modes=modes, binary_association=binary_association,
-        exclusive_battery=exclusive_battery, integer_carriers=integer_carriers,
+        exclusive_battery=exclusive_battery, integer_carriers=integer_carriers, sla_shortfall=sla_shortfall,
         initial_battery_kwh=initial_battery_kwh, initial_ev_kwh=initial_ev_kwh,
     )
     objective = block.stage2_objective(weights, breakpoints)

@@ -101,6 +101,8 @@ class MSRCController:
         self.radio_key: bytes | None = None
         self.user_site = world.best_server.copy()
         self.band_on = np.ones((world.n_site, world.n_band), dtype=bool)
+        self.carrier_cap = np.ones((world.n_site, world.n_band), dtype=bool)  # Stage 1's carrier set per site
+        self.widest_band = int(np.argmax(inputs.band_reach_m.values))
         self.band_share: np.ndarray | None = None
         self.dispatch_key: bytes | None = None
         self.ev_request = np.zeros(world.n_site)
@@ -108,8 +110,13 @@ class MSRCController:
 
         self.stage1_times: list[float] = []
         self.stage1_gaps: list[float] = []
+        self.stage1_bounds: list[float] = []
+        self.stage1_objectives: list[float] = []
+        self.stage1_net_hit: list[bool] = []
         self.stage1_update_times: list[float] = []
         self.radio_times: list[float] = []
+        self.radio_call_times: list[float] = []
+        self.sla_shortfall: list[np.ndarray] = []
         self.radio_build_times: list[float] = []
         self.dispatch_times: list[float] = []
         self.dispatch_reused = 0
@@ -207,6 +214,9 @@ class MSRCController:
         report = solve_model(model, self._options(limit, self.scenario.controller.stage1_solution_limit))
         self.stage1_times.append(report.solve_time_s)
         self.stage1_gaps.append(report.gap if report.gap is not None else np.nan)
+        self.stage1_bounds.append(report.dual_bound)
+        self.stage1_objectives.append(report.objective)
+        self.stage1_net_hit.append(report.termination == "time_limit")
         normal_kw = self.data1.site_mode_power_kw.sel(mode="normal").values
         self.price = w.price_per_kwh(state.battery_kwh, np.where(state.site_power_kw > 0, state.site_power_kw, normal_kw))
         if not report.has_solution:
@@ -223,6 +233,19 @@ class MSRCController:
         links &= w.kappa_ok & (mode[w.edge_helper] == HELPING) & client[w.edge_assisted]
         links &= ~state.dark[w.edge_helper] & ~state.dark[w.edge_assisted]
         self.mode, self.links = mode, links
+        self.carrier_cap = self.stage1_carrier_sets(block, times[0], mode)
+
+    def stage1_carrier_sets(self, block, first_time: float, mode: np.ndarray) -> np.ndarray:
+        """(site, band) carriers of the set a normal site spends most of Stage 1's first block on (Eq. 24); all others keep every carrier."""
+        sets = self.data1.carrier_set_band.values
+        if "carrier_set" not in block.variables:
+            return np.ones((self.world.n_site, self.world.n_band), dtype=bool)
+        share = block.variables["carrier_set"].solution.sel(time=first_time).transpose("site", "carrier_set").fillna(0.0).values
+        # the largest share; a tie goes to the set with more carriers (the later code in the table)
+        chosen = share.shape[1] - 1 - np.argmax(share[:, ::-1] > share.max(axis=1, keepdims=True) - 1e-6, axis=1)
+        cap = sets[chosen]
+        cap[mode != NORMAL] = True
+        return cap
 
     # ------------------------------------------------------------------ Stage 2: radio
     def allowed_pairs(self, dark: np.ndarray) -> np.ndarray:
@@ -248,31 +271,45 @@ class MSRCController:
         w = self.world
         started = _time.perf_counter()
         modes = np.where(state.dark, DARK, self.mode)
+        carriers = self.stage2_carriers(modes)
         fixed = xr.DataArray(modes[:, None], dims=("site", "time"), coords={"site": w.inputs.site.values, "time": self.data2.time.values})
         allowed = np.flatnonzero(self.allowed_pairs(state.dark))
         data = self.data2.isel(pair=allowed)
-        data["pair_rate_per_share_mbps"] = data.pair_rate_per_share_mbps.copy(data=self.stage2_rates(modes)[allowed])
+        data["pair_rate_per_share_mbps"] = data.pair_rate_per_share_mbps.copy(data=self.stage2_rates(modes, carriers)[allowed])
         # with the modes fixed the Eq. 7 SINR is known: in normal mode it decides, as in the simulator (Eq. 5)
         coverage = data.pair_coverage.values.copy()
         coverage[:, NORMAL] = 1.0
         data["pair_coverage"] = data.pair_coverage.copy(data=coverage)
-        # the radio problem never charges a battery: no charge/discharge binary
+        # the radio problem never charges a battery: no charge/discharge binary; Eq. 10 with a penalised slack
         integer_carriers = self.scenario.controller.stage2_integer_carriers
         model, block = build_stage2(
             data, fixed, self.weights, binary_association=False, exclusive_battery=False, integer_carriers=integer_carriers,
-            breakpoints=self.scenario.formulation.tangent_breakpoints,
+            breakpoints=self.scenario.formulation.tangent_breakpoints, sla_shortfall=True,
         )
+        band_on = block.variables["band_on"]
+        cap = xr.DataArray(carriers[:, :, None], dims=("site", "band", "time"), coords=band_on.upper.coords)
+        band_on.update(upper=np.minimum(band_on.upper, cap))  # Stage 1's carrier set (Eq. 24)
         self.radio_build_times.append(_time.perf_counter() - started)
         limit = self.scenario.controller.stage2_time_limit_s
         due = {t for t in self.fail_stage2_at_s if state.time_s >= t - 1e-9}
         if due:  # the first radio call at or after each given time
             self.fail_stage2_at_s -= due
             limit = 1e-6
-        report = solve_model(model, self._options(limit, self.scenario.controller.stage2_solution_limit))
-        self.radio_times.append(report.solve_time_s)
+        options = self._options(limit, self.scenario.controller.stage2_solution_limit)
+        report = solve_model(model, options, diagnose=False)
+        solve_time = report.solve_time_s
+        if report.has_solution and not integer_carriers:
+            # exact carriers: round the LP's activations and solve again with the carriers fixed
+            on = self.round_carriers(band_on.solution.isel(time=0).transpose("site", "band").values, modes)
+            fixed_on = xr.DataArray(on[:, :, None].astype(float), dims=("site", "band", "time"), coords=band_on.upper.coords)
+            band_on.update(lower=fixed_on, upper=fixed_on)
+            report = solve_model(model, options, diagnose=False)
+            solve_time += report.solve_time_s
+        self.radio_times.append(solve_time)
         if not report.has_solution:
             self.events.append(SolverEvent(state.time_s, "stage2", report.message))
             self.split_users.append(np.nan)
+            self.sla_shortfall.append(np.full(len(w.inputs["class"]), np.nan))
             self._repair_radio(modes)
             return
         # each user goes to the site carrying the largest share of it (no user on two sites)
@@ -290,24 +327,56 @@ class MSRCController:
         shares[pair_user[first]] = chi[first]
         self.band_share = shares
         self.split_users.append(float((np.bincount(pair_user[x > 1e-6], minlength=w.n_user) > 1).sum()))
-        # integer carriers read 0 or 1; continuous ones go on with any activation (their users need them)
-        self.band_on = block.variables["band_on"].solution.isel(time=0).transpose("site", "band").values > (0.5 if integer_carriers else 1e-6)
+        shortfall = np.zeros(w.n_user)
+        if "sla_shortfall" in block.variables:
+            shortfall = block.variables["sla_shortfall"].solution.isel(time=0).fillna(0.0).values
+        self.sla_shortfall.append(np.bincount(w.user_class, weights=shortfall, minlength=len(w.inputs["class"])))
+        on = block.variables["band_on"].solution.isel(time=0).transpose("site", "band").values > 0.5
+        self.band_on = self.trim_carriers(on, modes, users, shares)
 
-    def stage2_rates(self, modes: np.ndarray) -> np.ndarray:
+    def stage2_carriers(self, modes: np.ndarray) -> np.ndarray:
+        """(site, band) carriers Stage 2 may switch on: those the mode allows (Eqs. 24-25), within Stage 1's carrier set."""
+        return self.world.mode_carriers(modes) & self.carrier_cap
+
+    def round_carriers(self, activation: np.ndarray, modes: np.ndarray) -> np.ndarray:
+        """(site, band) carriers on from the LP's activations: on at 1/2 or more, and every awake site its most active one."""
+        w = self.world
+        on = activation >= 0.5
+        alive = awake(modes) & ~on.any(axis=1)
+        on[np.flatnonzero(alive), np.argmax(activation[alive], axis=1)] = True
+        on[modes == HELPING, self.widest_band] = True  # Eq. 5
+        return on & w.mode_carriers(modes)
+
+    def trim_carriers(self, on: np.ndarray, modes: np.ndarray, users: np.ndarray, shares: np.ndarray) -> np.ndarray:
+        """Switch off the carriers no user has a share of, keeping one per awake site and a helper's widest band (Eqs. 5, 24)."""
+        w = self.world
+        used = np.zeros_like(on)
+        mine = users >= 0
+        np.logical_or.at(used, users[mine], shares[mine] > 1e-9)
+        kept = on & used
+        empty = awake(modes) & ~kept.any(axis=1)
+        # a site that carries nothing keeps one carrier on (Eq. 24): the widest of those it had on
+        reach = w.inputs.band_reach_m.values
+        ranked = np.where(on, reach[None, :], -np.inf)
+        kept[np.flatnonzero(empty), np.argmax(ranked[empty], axis=1)] = True
+        kept[modes == HELPING, self.widest_band] = True
+        return kept
+
+    def stage2_rates(self, modes: np.ndarray, carriers: np.ndarray) -> np.ndarray:
         """(pair, band) Mbit/s per unit band share, B log2(1 + SINR) (Eq. 8), under the fixed modes.
 
-        The Eq. 7 SINR counts every carrier the modes allow as transmitting
-        (all of them at a normal or helping site, B_low at an assisted one):
-        the worst case of the carriers Stage 2 is about to choose.
+        The Eq. 7 SINR counts every carrier Stage 2 may switch on
+        (``carriers``, site x band) as transmitting: the worst case of the
+        carriers it is about to choose.
         """
         w = self.world
-        sinr = w.channel.sinr_db(w.pair_user, w.pair_site, w.mode_carriers(modes))
+        sinr = w.channel.sinr_db(w.pair_user, w.pair_site, carriers)
         return w.channel.spectral_efficiency(sinr) * w.bandwidth[None, :]
 
     def _repair_radio(self, modes: np.ndarray) -> None:
         """Keep the last radio decision valid under new modes: carriers by Eqs. 24-25, users on covering sites."""
         w = self.world
-        allowed = w.mode_carriers(modes)
+        allowed = self.stage2_carriers(modes)
         band_on = self.band_on & allowed
         empty = awake(modes) & ~band_on.any(axis=1)
         band_on[empty] = allowed[empty]
@@ -348,8 +417,9 @@ class MSRCController:
         if state.step % self.stage1_every == 0 or newly_dark.any():
             self.stage1(state)
             self.known_dark = state.dark.copy()
-        key = np.concatenate([self.mode, self.links, state.dark]).astype(np.int8).tobytes()
+        key = np.concatenate([self.mode, self.links, state.dark, self.carrier_cap.ravel()]).astype(np.int8).tobytes()
         if key != self.radio_key:
+            self.radio_call_times.append(state.time_s)
             self.radio(state)
             self.radio_key = key
             # the load the radio decision draws: it changes only with the radio inputs (demand is constant)
@@ -366,8 +436,13 @@ class MSRCController:
             "stage1_update_time": np.asarray(self.stage1_update_times),
             "stage1_model_build_time": np.asarray([self.stage1_model_build_time]),
             "stage1_gap": np.asarray(self.stage1_gaps),
+            "stage1_objective": np.asarray(self.stage1_objectives),
+            "stage1_bound": np.asarray(self.stage1_bounds),
+            "stage1_time_limit_hit": np.asarray(self.stage1_net_hit, dtype=float),
             "stage2_solve_time": np.asarray(self.radio_times),
             "stage2_build_time": np.asarray(self.radio_build_times),
             "dispatch_solve_time": np.asarray(self.dispatch_times),
             "stage2_split_users": np.asarray(self.split_users),
+            "stage2_call_time": np.asarray(self.radio_call_times),
+            "stage2_sla_shortfall": np.asarray(self.sla_shortfall).reshape(len(self.sla_shortfall), -1),
         }

@@ -71,6 +71,9 @@ def outage_metrics(record: Record) -> xr.Dataset:
     mode_attrs = _attrs("1", "cooperation mode", flag_values=list(range(DARK + 1)), flag_meanings=" ".join(MODE_NAMES))
     ds["mode"] = (("site", "time"), record.mode.T, mode_attrs)
     ds["band_active"] = (("site", "band", "time"), record.band_on.transpose(1, 2, 0), _attrs("1", "carrier switched on (z, Eq. 24)"))
+    ds["band_traffic"] = (
+        ("site", "band", "time"), record.band_traffic.transpose(1, 2, 0), _attrs("Mbit/s", "traffic each carrier serves (nu, Eq. 11), float32")
+    )
     ds["link_active"] = (("edge", "time"), record.links.T, _attrs("1", "cooperation link helper -> assisted in use (y, Eq. 23)"))
     ds["site_power"] = (("site", "time"), record.site_power.T, _attrs("kW", "power drawn by the site (Eqs. 2-4)"))
     ds["battery_power"] = (("site", "time"), record.battery_power.T, _attrs("kW", "power the battery gives at the site bus (negative: recharging from EVs)"))

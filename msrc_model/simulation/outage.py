@@ -47,12 +47,15 @@ def make_strategy(name: str, scenario: Scenario) -> Strategy:
     raise ValueError(f"unknown strategy {name!r}")
 
 
-def _pad(values: list[np.ndarray], dim: str) -> xr.DataArray:
+def _pad(values: list[np.ndarray], dims: tuple[str, ...], coords: dict | None = None) -> xr.DataArray:
+    """Per-strategy arrays of different lengths along their first dim, NaN-padded to one (strategy, *dims) array."""
+    trailing = next((np.shape(v)[1:] for v in values if np.ndim(v) > 1), ())
     length = max([len(v) for v in values] + [0])
-    out = np.full((len(values), length), np.nan)
+    out = np.full((len(values), length, *trailing), np.nan)
     for i, v in enumerate(values):
-        out[i, : len(v)] = v
-    return xr.DataArray(out, dims=("strategy", dim))
+        if len(v):
+            out[i, : len(v)] = v
+    return xr.DataArray(out, dims=("strategy", *dims), coords=coords)
 
 
 def run_outage(
@@ -92,14 +95,23 @@ def run_outage(
         "stage1_update_time": ("stage1_call", "s", "time to set the Stage-1 data of each call (the model is built once)"),
         "stage1_model_build_time": ("stage1_build", "s", "time to build the Stage-1 model at the start of the run"),
         "stage1_gap": ("stage1_call", "1", "relative MIP gap of each Stage-1 solve"),
+        "stage1_objective": ("stage1_call", "1", "Stage-1 objective of each call's solution (scaled Eq. 18 with Eq. 26, x100)"),
+        "stage1_bound": ("stage1_call", "1", "best bound of each Stage-1 solve on that objective"),
+        "stage1_time_limit_hit": ("stage1_call", "1", "1 where the Stage-1 safety-net clock stopped the solve (the result then depends on the machine)"),
         "stage2_solve_time": ("stage2_call", "s", "Stage-2 radio solve time of each call"),
         "stage2_build_time": ("stage2_call", "s", "Stage-2 radio build time of each call"),
         "stage2_split_users": ("stage2_call", "1", "users the Stage-2 radio solution split over two sites (then rounded)"),
+        "stage2_call_time": ("stage2_call", "s", "simulation time of each Stage-2 radio call"),
+        "stage2_sla_shortfall": (
+            ("stage2_call", "class"), "1", "SLA shortfall of each Stage-2 radio solution: users' shares Eq. 10 obliges it to serve and it cannot"
+        ),
         "dispatch_solve_time": ("dispatch_call", "s", "Stage-2 energy dispatch solve time of each call"),
     }
     for key, (dim, units, long_name) in described.items():
         if any(key in s for s in stats):
-            array = _pad([s.get(key, np.asarray([])) for s in stats], dim)
+            dims = (dim,) if isinstance(dim, str) else dim
+            coords = {"class": inputs["class"].values} if "class" in dims else None
+            array = _pad([s.get(key, np.asarray([])) for s in stats], dims, coords)
             results[key] = array.assign_attrs(units=units, long_name=long_name)
 
     flat = [(name, e) for name, evs in zip(names, events) for e in evs]

@@ -302,6 +302,7 @@ class Record:
         w, n = world, world.n_steps
         self.mode = np.full((n, w.n_site), DARK, dtype=np.int8)
         self.band_on = np.zeros((n, w.n_site, w.n_band), dtype=bool)
+        self.band_traffic = np.zeros((n, w.n_site, w.n_band), dtype=np.float32)  # Mbit/s
         self.links = np.zeros((n, w.n_edge), dtype=bool)
         self.site_power = np.zeros((n, w.n_site))
         self.battery_power = np.zeros((n, w.n_site))
@@ -372,6 +373,7 @@ def simulate(world: World, strategy: Strategy, progress: Callable[[int], None] |
 
         record.mode[k] = mode
         record.band_on[k] = service.band_on
+        record.band_traffic[k] = service.band_traffic_mbps
         awake_links = ~dark[world.edge_helper] & ~dark[world.edge_assisted]
         record.links[k] = np.asarray(decision.links, dtype=bool) & awake_links
         record.site_power[k] = load

@@ -1,0 +1,151 @@
+"""Decision quality of the two-stage controller: Stage 1's carrier sets, exact Stage-2 carriers, a radio
+problem that is always feasible, and its SLA shortfall in the results."""
+
+from __future__ import annotations
+
+import numpy as np
+import linopy
+import xarray as xr
+
+from msrc_model.config.loader import load_scenario
+from msrc_model.formulation import add_msrc, model_data
+from msrc_model.formulation.objective import sla_shortfall_penalty
+from msrc_model.formulation.site_level import site_level_data
+from msrc_model.inputs import build_inputs
+from msrc_model.physics import HELPING, NORMAL, SLEEP
+from msrc_model.problems import solve as solve_module
+from msrc_model.problems.solve import solve_model
+from msrc_model.simulation.controller import MSRCController, stage1_blocks_s
+from msrc_model.simulation.outage import run_outage
+from msrc_model.simulation.simulator import State, World
+
+from conftest import REPO
+
+SMALL = REPO / "models" / "small.yaml"
+OPTIONS = {"time_limit": 60.0, "mip_rel_gap": 0.01, "log_to_console": False, "output_flag": False}
+
+
+def test_carrier_sets_are_priced_by_the_simulators_physics_and_keep_every_class_target(paper_inputs):
+    """Each Stage-1 carrier set's power and service equal the simulator's for every site normal on that set with
+    users on their best server; an allowed set keeps each class at its QoS target (or the full set's share)."""
+    scenario = load_scenario(REPO / "models" / "msrc.yaml").scenario
+    data = site_level_data(model_data(paper_inputs, steps_s=stage1_blocks_s(scenario.controller)))
+    world = World(paper_inputs)
+    sets = data.carrier_set_band.values
+    assert sets.shape == (2 ** world.n_band - 1, world.n_band) and sets[-1].all()
+    assert data.site_carrier_set_allowed.values[:, -1].all()
+    np.testing.assert_allclose(data.site_carrier_set_power_kw.values[:, -1], data.site_mode_power_kw.sel(mode="normal").values)
+    normal = np.zeros(world.n_site, dtype=int)
+    full = world.serve(normal, np.ones((world.n_site, world.n_band), dtype=bool), world.best_server)
+    target = paper_inputs.class_qos_target.values
+    home = np.maximum(world.best_server, 0)
+    checked = 0
+    for k in (0, 5, 9, 12):  # a one-band set and mixed ones
+        on = np.broadcast_to(sets[k], (world.n_site, world.n_band))
+        service, load = world.serve_and_draw(normal, on, world.best_server)
+        np.testing.assert_allclose(data.site_carrier_set_power_kw.values[:, k], load, rtol=1e-9)
+        np.testing.assert_allclose(
+            data.site_carrier_set_served_mbps.values[:, k], np.bincount(home, weights=service.rate_mbps, minlength=world.n_site), rtol=1e-9
+        )
+        for site in np.flatnonzero(data.site_carrier_set_allowed.values[:, k]):
+            mine = world.best_server == site
+            for c in range(world.n_class):
+                users = mine & (world.user_class == c)
+                demand = world.demand[users].sum()
+                floor = min(target[c] * demand, full.rate_mbps[users].sum())
+                assert service.rate_mbps[users].sum() >= floor * (1 - 1e-9) - 1e-12
+            checked += 1
+    assert checked > 0
+    # fewer carriers, less power: a single carrier always draws less than all of them
+    assert (data.site_carrier_set_power_kw.values[:, :1] < data.site_carrier_set_power_kw.values[:, -1:]).all()
+
+
+def _all_but_one_asleep(inputs):
+    modes = np.full(inputs.sizes["site"], SLEEP)
+    modes[0] = HELPING
+    return xr.DataArray(modes[:, None], dims=("site", "time"), coords={"site": inputs.site, "time": [0.0]})
+
+
+def test_radio_problem_with_unmeetable_sla_is_feasible_and_reports_the_shortfall(paper_inputs):
+    """All sites but one asleep: Eq. 10 cannot hold for the users the helper cannot reach. The hard problem is
+    infeasible; with the slack it solves, the shortfall is exactly the SLA users left unserved, and the
+    penalty outweighs every other term."""
+    data = model_data(paper_inputs, step_s=30, max_duration_s=30)
+    modes = _all_but_one_asleep(paper_inputs)
+    required = data.user_required_share
+
+    def build(slack: bool):
+        model = linopy.Model()
+        block = add_msrc(model, data, fixed_modes=modes, binary_association=False, exclusive_battery=False, integer_carriers=False,
+                         required_share=required, sla_shortfall=slack)
+        objective = block.stage2_objective({"survival": 0.5, "service": 0.3, "v2g_cost": 0.1, "mode_switching": 0.1})
+        model.add_objective(objective - float(objective.const), sense="max")
+        return model, block
+
+    hard, _ = build(False)
+    assert solve_model(hard, OPTIONS, diagnose=False).termination == "infeasible"
+    soft, block = build(True)
+    report = solve_model(soft, OPTIONS, diagnose=False)
+    assert report.has_solution
+    shortfall = block.variables["sla_shortfall"].solution.isel(time=0).fillna(0.0)
+    served = block.expressions["served_share"].solution.isel(time=0)
+    needed = required > 0
+    np.testing.assert_allclose(shortfall.where(needed, 0.0), (required - served).clip(min=0).where(needed, 0.0), atol=1e-6)
+    assert float(shortfall.sum()) > 1  # many SLA users are out of the helper's reach
+    # the penalty of one emergency user's shortfall exceeds the whole of the other terms (each within [0, 1])
+    assert float(sla_shortfall_penalty(block._context).solution.sum()) >= 1.0
+
+
+def _state_at_start(world: World) -> State:
+    return State(0, 0.0, world.battery.initial_kwh.copy(), world.evs.initial_kwh.copy(), world.parked[:, 0].copy(),
+                 np.zeros(world.n_site, dtype=bool), np.zeros(world.n_site))
+
+
+def test_stage2_keeps_to_stage1s_carrier_sets():
+    """The first decision on the 7-site cluster: no normal site has a carrier on outside Stage 1's set."""
+    scenario = load_scenario(SMALL).scenario
+    world = World(build_inputs(scenario))
+    controller = MSRCController(scenario)
+    controller.reset(world)
+    decision = controller.decide(_state_at_start(world))
+    assert not (decision.band_on & ~controller.carrier_cap).any()
+    normal = decision.mode == NORMAL
+    assert (~controller.carrier_cap[normal]).any()  # Stage 1 did shed carriers here, so the test bites
+
+
+def test_no_carrier_is_on_without_traffic_and_the_loop_never_diagnoses(monkeypatch):
+    """On a heavy 7-site run: a carrier msrc has on carries traffic, except the one an idle awake site must keep
+    (Eq. 24) and a helper's widest band (Eq. 5); the online loop never computes an infeasible subset, and
+    the SLA shortfall of every radio call is in the results."""
+    def no_iis(model):
+        raise AssertionError("the online loop computed an irreducible infeasible subset")
+
+    monkeypatch.setattr(solve_module, "infeasible_constraints", no_iis)
+    scenario = load_scenario(SMALL, ("controller.max_duration_h=1.5",), variant="heavy").scenario
+    inputs = build_inputs(scenario)
+    results = run_outage(scenario, inputs, strategies=[MSRCController(scenario)]).sel(strategy="msrc")
+    on = results.band_active.transpose("time", "site", "band").values
+    traffic = results.band_traffic.transpose("time", "site", "band").values
+    mode = results["mode"].transpose("time", "site").values
+    idle_on = on & (traffic <= 0)
+    widest = int(np.argmax(inputs.band_reach_m.values))
+    allowed = np.zeros_like(idle_on)
+    allowed[..., widest] |= mode == HELPING
+    idle_site = on.any(axis=2) & ~(traffic > 0).any(axis=2)
+    assert (idle_on.sum(axis=2)[idle_site] == 1).all()
+    allowed |= idle_site[..., None]
+    assert not (idle_on & ~allowed).any()
+    assert on.sum() > idle_on.sum()
+    shortfall = results.stage2_sla_shortfall
+    assert shortfall.dims == ("stage2_call", "class") and np.isfinite(shortfall.dropna("stage2_call", how="all")).all()
+    assert results.stage2_call_time.count() == shortfall.dropna("stage2_call", how="all").sizes["stage2_call"]
+
+
+def test_site_level_data_without_targets_allows_every_set():
+    """With no SLA and QoS targets of 0 every carrier set is allowed: the rule adds no limit of its own."""
+    scenario = load_scenario(
+        SMALL, tuple(f"traffic.classes.{c}.{k}=0" for c in ("emergency", "voice", "essential", "best_effort") for k in ("qos_target", "min_rate_fraction"))
+    ).scenario
+    inputs = build_inputs(scenario)
+    data = site_level_data(model_data(inputs, steps_s=stage1_blocks_s(scenario.controller)))
+    assert data.site_carrier_set_allowed.values.all()
