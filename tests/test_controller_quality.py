@@ -9,6 +9,7 @@ import xarray as xr
 
 from msrc_model.config.loader import load_scenario
 from msrc_model.formulation import add_msrc, model_data
+from msrc_model.formulation.data import reachable_required_share
 from msrc_model.formulation.objective import sla_shortfall_penalty
 from msrc_model.formulation.site_level import site_level_data
 from msrc_model.inputs import build_inputs
@@ -74,11 +75,13 @@ def test_radio_problem_with_unmeetable_sla_is_feasible_and_reports_the_shortfall
     modes = _all_but_one_asleep(paper_inputs)
     required = data.user_required_share
 
-    def build(slack: bool):
+    def build(slack: bool, penalised: bool = True):
         model = linopy.Model()
         block = add_msrc(model, data, fixed_modes=modes, binary_association=False, exclusive_battery=False, integer_carriers=False,
                          required_share=required, sla_shortfall=slack)
         objective = block.stage2_objective({"survival": 0.5, "service": 0.3, "v2g_cost": 0.1, "mode_switching": 0.1})
+        if not penalised:
+            objective = objective + sla_shortfall_penalty(block._context)
         model.add_objective(objective - float(objective.const), sense="max")
         return model, block
 
@@ -92,6 +95,14 @@ def test_radio_problem_with_unmeetable_sla_is_feasible_and_reports_the_shortfall
     needed = required > 0
     np.testing.assert_allclose(shortfall.where(needed, 0.0), (required - served).clip(min=0).where(needed, 0.0), atol=1e-6)
     assert float(shortfall.sum()) > 1  # many SLA users are out of the helper's reach
+    # the shortfall is at least the SLA users no site the modes leave awake can reach
+    reachable = reachable_required_share(data, modes).isel(time=0, drop=True)
+    assert bool((shortfall >= (required - reachable).where(needed, 0.0) - 1e-6).all())
+    # and the penalty is what makes the solution serve the reachable ones: without it, far fewer are served
+    free, free_block = build(True, penalised=False)
+    assert solve_model(free, OPTIONS, diagnose=False).has_solution
+    free_shortfall = float(free_block.variables["sla_shortfall"].solution.fillna(0.0).sum())
+    assert free_shortfall > float(shortfall.sum()) + 10
     # the penalty of one emergency user's shortfall exceeds the whole of the other terms (each within [0, 1])
     assert float(sla_shortfall_penalty(block._context).solution.sum()) >= 1.0
 
@@ -149,3 +160,21 @@ def test_site_level_data_without_targets_allows_every_set():
     inputs = build_inputs(scenario)
     data = site_level_data(model_data(inputs, steps_s=stage1_blocks_s(scenario.controller)))
     assert data.site_carrier_set_allowed.values.all()
+
+
+def test_the_radio_problem_switches_on_only_carriers_that_carry_traffic():
+    """With every carrier allowed (no Stage-1 carrier set yet) on the light 7-site cluster, a carrier the radio
+    decision switches on carries traffic in the simulator, except the one an idle awake site keeps (Eq. 24)."""
+    scenario = load_scenario(SMALL, variant="light").scenario
+    world = World(build_inputs(scenario))
+    controller = MSRCController(scenario)
+    controller.reset(world)
+    controller.radio(_state_at_start(world))
+    assert not controller.events
+    modes = controller.mode
+    service = world.serve(modes, controller.band_on, controller.user_site, controller.band_share)
+    idle = controller.band_on & (service.band_traffic_mbps <= 0)
+    idle_site = ~(service.band_traffic_mbps > 0).any(axis=1)
+    assert not idle[~idle_site].any()
+    assert (idle.sum(axis=1)[idle_site] <= 1).all()
+    assert not controller.band_on.all()  # light load: some carriers are off, so the rule bites
