@@ -6,6 +6,7 @@ Run from the repository root, e.g. for 20 medium-load trials of 12 h::
         --set 'sweep.dimensions.load.values=[1.0]' --set 'sweep.dimensions.load.labels=[medium]' \
         --set controller.max_duration_h=12 -o study20.nc
     python benchmarks/paired_study.py study20.nc
+    python benchmarks/paired_study.py study20.nc.points    # the points finished so far
 
 Every strategy runs on the same realisation in each trial, so the differences are paired.
 Per load cell it prints each trial's T_surv (h) per strategy, msrc - static and msrc -
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 import numpy as np
 import xarray as xr
@@ -64,13 +66,26 @@ def paired_lines(results: xr.Dataset) -> list[str]:
     return lines
 
 
+def finished_points(folder: Path) -> xr.Dataset:
+    """The point files a sweep has finished so far, side by side along ``trial`` (one sweep cell)."""
+    parts = []
+    for path in sorted(folder.glob("*.nc")):
+        with xr.open_dataset(path) as point:
+            keep = [v for v in ("survival_time", "survival_censored", "mode_switches_per_site", "handovers_per_user") if v in point]
+            parts.append(point[keep].load().expand_dims(trial=[int(point.attrs["trial"])]))
+    if not parts:
+        raise ValueError("no finished point files")
+    return xr.concat(parts, dim="trial").sortby("trial")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("results", help="sweep results file (NetCDF, group 'results')")
+    parser.add_argument("results", help="sweep results file (NetCDF, group 'results'), or its .points folder")
     args = parser.parse_args()
     try:
-        results = xr.open_dataset(args.results, group="results")
-    except (OSError, ValueError) as exc:
+        path = Path(args.results)
+        results = finished_points(path) if path.is_dir() else xr.open_dataset(path, group="results")
+    except (OSError, ValueError, KeyError) as exc:
         print(f"error: {args.results}: {exc}", file=sys.stderr)
         return 2
     if "trial" not in results.dims or "survival_time" not in results:
