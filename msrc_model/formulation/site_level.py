@@ -155,14 +155,17 @@ def site_level_data(data: xr.Dataset) -> xr.Dataset:
 
     n_class = data.sizes["class"]
     class_key = np.where(valid, at * n_class + user_class, -1)
-    class_demand = np.bincount(class_key[valid], weights=demand[valid], minlength=n_sites * n_class).reshape(n_sites, n_class)
 
-    def class_shares_kept(rate, reference_rate):
-        """(site,) every class keeps its QoS target share of its demand at the site, or the reference's share if lower."""
-        served_by_class = np.bincount(class_key[valid], weights=rate.sum(axis=1)[valid], minlength=n_sites * n_class).reshape(n_sites, n_class)
-        reference = np.bincount(class_key[valid], weights=reference_rate.sum(axis=1)[valid], minlength=n_sites * n_class).reshape(n_sites, n_class)
-        floor = np.minimum(data.class_qos_target.values[None, :] * class_demand, reference)
-        return (served_by_class >= floor * (1 - 1e-9)).all(axis=1)
+    def per_site_class(weights):
+        """(site, class) sums over the users of each site (by best server) and class."""
+        return np.bincount(class_key[valid], weights=np.asarray(weights, dtype=float)[valid], minlength=n_sites * n_class).reshape(n_sites, n_class)
+
+    # each class keeps its QoS target share of its demand at the site, or the full set's share if that is lower
+    class_floor = np.minimum(data.class_qos_target.values[None, :] * per_site_class(demand), per_site_class(rate_n.sum(axis=1)))
+
+    def class_shares_kept(rate):
+        """(site,) every class is served at least its floor."""
+        return (per_site_class(rate.sum(axis=1)) >= class_floor * (1 - 1e-9)).all(axis=1)
 
     # normal mode with fewer carriers (Eq. 24): every non-empty subset of the bands, each site serving its
     # own users on it; a subset is allowed at a site if it serves every SLA user the full set serves there
@@ -173,15 +176,16 @@ def site_level_data(data: xr.Dataset) -> xr.Dataset:
     set_weighted = np.empty((n_sites, len(carrier_sets)))
     set_allowed = np.empty((n_sites, len(carrier_sets)), dtype=bool)
     sla_full = sla_kept(rate_n)
-    for k, carriers in enumerate(carrier_sets):  # a handful of subsets, each one vectorised over sites and users
+    for k, carriers in enumerate(carrier_sets[:-1]):  # a handful of subsets, each one vectorised over sites and users
         on = np.broadcast_to(carriers, every.shape)
         rate_k, share_k = served(best, on)
         traffic_k, used_k = carried(best, rate_k, share_k)
         set_power[:, k] = power_model.site_kw(on, traffic_k, no, no, used_k)
         set_served[:, k] = per_site(rate_k.sum(axis=1))
         set_weighted[:, k] = weighted_service(rate_k)
-        set_allowed[:, k] = (sla_kept(rate_k) >= sla_full) & class_shares_kept(rate_k, rate_n)
-    set_allowed[:, -1] = True  # the full set (last) is the reference
+        set_allowed[:, k] = (sla_kept(rate_k) >= sla_full) & class_shares_kept(rate_k)
+    # the full set (last) is normal mode as computed above, and the reference: always allowed
+    set_power[:, -1], set_served[:, -1], set_weighted[:, -1], set_allowed[:, -1] = normal_kw, per_site(rate_n.sum(axis=1)), weighted_service(rate_n), True
     normal_share = per_site(rate_n.sum(axis=1)) / safe
     keep_share = per_site(rate_a.sum(axis=1)) / safe
     site_sla = per_site(sla)
@@ -256,7 +260,6 @@ def site_level_data(data: xr.Dataset) -> xr.Dataset:
     out["site_carrier_set_allowed"] = (
         ("site", "carrier_set"), set_allowed, _attrs("1", "the carrier set serves every SLA user (Eq. 10) the full set serves at the site and keeps every class at its QoS target")
     )
-    out["site_helping_weighted_service"] = ("site", weighted_service(rate_n), _attrs("1", "sum of w_u r_u / D_u over the site's users, every carrier on"))
     out["site_assisted_weighted_service"] = ("site", weighted_service(rate_a), _attrs("1", "sum of w_u r_u / D_u over the site's users, assisted"))
     out["site_demand_mbps"] = ("site", site_demand, _attrs("Mbit/s", "demand of the users whose best server this is"))
     out["site_normal_share"] = ("site", normal_share, _attrs("1", "demand share of the site's users it serves in normal mode"))
@@ -298,7 +301,7 @@ def add_site_offload(ctx: Context) -> None:
         + (data.site_carrier_set_served_mbps * carrier_set).sum("carrier_set")
     )
     own_weighted = (
-        data.site_helping_weighted_service * mode(HELPING)
+        data.site_carrier_set_weighted_service.isel(carrier_set=-1, drop=True) * mode(HELPING)  # helping: every carrier on
         + data.site_assisted_weighted_service * mode(ASSISTED)
         + (data.site_carrier_set_weighted_service * carrier_set).sum("carrier_set")
     )

@@ -238,8 +238,6 @@ class MSRCController:
     def stage1_carrier_sets(self, block, first_time: float, mode: np.ndarray) -> np.ndarray:
         """(site, band) carriers of the set a normal site spends most of Stage 1's first block on (Eq. 24); all others keep every carrier."""
         sets = self.data1.carrier_set_band.values
-        if "carrier_set" not in block.variables:
-            return np.ones((self.world.n_site, self.world.n_band), dtype=bool)
         share = block.variables["carrier_set"].solution.sel(time=first_time).transpose("site", "carrier_set").fillna(0.0).values
         # the largest share; a tie goes to the set with more carriers (the later code in the table)
         chosen = share.shape[1] - 1 - np.argmax(share[:, ::-1] > share.max(axis=1, keepdims=True) - 1e-6, axis=1)
@@ -338,29 +336,25 @@ class MSRCController:
         """(site, band) carriers Stage 2 may switch on: those the mode allows (Eqs. 24-25), within Stage 1's carrier set."""
         return self.world.mode_carriers(modes) & self.carrier_cap
 
+    def _mode_minimum(self, on: np.ndarray, modes: np.ndarray, preference: np.ndarray) -> np.ndarray:
+        """``on`` with an awake site that has no carrier given its most preferred one (Eq. 24) and every helper its widest band (Eq. 5)."""
+        on = on.copy()
+        empty = awake(modes) & ~on.any(axis=1)
+        on[np.flatnonzero(empty), np.argmax(preference[empty], axis=1)] = True
+        on[modes == HELPING, self.widest_band] = True
+        return on
+
     def round_carriers(self, activation: np.ndarray, modes: np.ndarray) -> np.ndarray:
         """(site, band) carriers on from the LP's activations: on at 1/2 or more, and every awake site its most active one."""
-        w = self.world
-        on = activation >= 0.5
-        alive = awake(modes) & ~on.any(axis=1)
-        on[np.flatnonzero(alive), np.argmax(activation[alive], axis=1)] = True
-        on[modes == HELPING, self.widest_band] = True  # Eq. 5
-        return on & w.mode_carriers(modes)
+        return self._mode_minimum(activation >= 0.5, modes, activation) & self.world.mode_carriers(modes)
 
     def trim_carriers(self, on: np.ndarray, modes: np.ndarray, users: np.ndarray, shares: np.ndarray) -> np.ndarray:
-        """Switch off the carriers no user has a share of, keeping one per awake site and a helper's widest band (Eqs. 5, 24)."""
-        w = self.world
+        """Switch off the carriers no user has a share of, keeping one per awake site (the widest it had on) and a helper's widest band."""
         used = np.zeros_like(on)
         mine = users >= 0
         np.logical_or.at(used, users[mine], shares[mine] > 1e-9)
-        kept = on & used
-        empty = awake(modes) & ~kept.any(axis=1)
-        # a site that carries nothing keeps one carrier on (Eq. 24): the widest of those it had on
-        reach = w.inputs.band_reach_m.values
-        ranked = np.where(on, reach[None, :], -np.inf)
-        kept[np.flatnonzero(empty), np.argmax(ranked[empty], axis=1)] = True
-        kept[modes == HELPING, self.widest_band] = True
-        return kept
+        widest_on = np.where(on, self.world.inputs.band_reach_m.values[None, :], -np.inf)
+        return self._mode_minimum(on & used, modes, widest_on)
 
     def stage2_rates(self, modes: np.ndarray, carriers: np.ndarray) -> np.ndarray:
         """(pair, band) Mbit/s per unit band share, B log2(1 + SINR) (Eq. 8), under the fixed modes.
