@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import json
 import types
 import typing
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ from pydantic import BaseModel, ValidationError
 
 from .errors import Issue, RuleViolation, ScenarioError
 from .scenario import Scenario
-from .tables import read_csv_rows
+from .tables import read_csv_rows, read_text_file
 
 Path_ = tuple[Any, ...]
 
@@ -81,17 +82,84 @@ class LoadedScenario:
 # ---------------------------------------------------------------- YAML files
 
 
+#: Largest scenario YAML file read, bytes (a scenario is a few kB; tables go in CSV files).
+MAX_YAML_BYTES = 1_000_000
+#: Deepest nesting of mappings and lists in a scenario file.
+MAX_YAML_NESTING = 32
+#: Most values a scenario file may hold once its aliases are expanded.
+MAX_YAML_VALUES = 100_000
+#: Longest chain of files that ``extends`` one another.
+MAX_EXTENDS_DEPTH = 16
+#: Explicit tags a scenario may carry: the plain scalar and collection ones.
+PLAIN_TAGS = {
+    f"tag:yaml.org,2002:{name}" for name in ("str", "int", "float", "bool", "null", "map", "seq")
+}
+_RESOLVER = yaml.resolver.Resolver()
+
+
+def _check_yaml_events(text: str, path: Path) -> None:
+    """Refuse what a scenario file has no use for, before anything is built from it.
+
+    Walks the parser's events (the parser keeps its own stack, so deep nesting
+    cannot exhaust Python's): explicit tags other than the plain ones, an
+    explicit scalar tag whose text is not of that type, nesting deeper than
+    :data:`MAX_YAML_NESTING`, an alias inside the node it names (a structure
+    that contains itself) and more than :data:`MAX_YAML_VALUES` values once
+    aliases are expanded (an alias bomb).
+    """
+    stack: list[list[Any]] = []  # [anchor, expanded values] of each open collection
+    sizes: dict[str, int] = {}
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if not isinstance(event, (yaml.ScalarEvent, yaml.AliasEvent, yaml.CollectionStartEvent, yaml.CollectionEndEvent)):
+            continue
+        where = f"{path}:{event.start_mark.line + 1}"
+        tag = getattr(event, "tag", None)
+        if tag is not None and tag != "!" and tag not in PLAIN_TAGS:
+            shown = tag.replace("tag:yaml.org,2002:", "!!")
+            raise ScenarioError(Issue(where, "", f"YAML tag {shown} is not allowed: write the plain value"))
+        if isinstance(event, yaml.ScalarEvent) and tag in PLAIN_TAGS:
+            _check_tagged_scalar(event, tag, where)
+        if isinstance(event, yaml.CollectionStartEvent):
+            if len(stack) >= MAX_YAML_NESTING:
+                raise ScenarioError(Issue(where, "", f"nested more than {MAX_YAML_NESTING} levels deep"))
+            stack.append([event.anchor, 1])
+            continue
+        if isinstance(event, yaml.CollectionEndEvent):
+            anchor, size = stack.pop()
+            if anchor is not None:
+                sizes[anchor] = size
+        elif isinstance(event, yaml.AliasEvent):
+            if any(anchor == event.anchor for anchor, _ in stack):
+                raise ScenarioError(Issue(where, "", f"alias *{event.anchor} lies inside the node it names (a structure that contains itself)"))
+            if event.anchor not in sizes:
+                raise ScenarioError(Issue(where, "", f"alias *{event.anchor} names no anchor defined before it"))
+            size = sizes[event.anchor]
+        else:
+            size = 1
+            if event.anchor is not None:
+                sizes[event.anchor] = 1
+        if stack:
+            stack[-1][1] += size
+            if stack[-1][1] > MAX_YAML_VALUES:
+                raise ScenarioError(Issue(where, "", f"more than {MAX_YAML_VALUES:,} values once aliases are expanded"))
+
+
+def _check_tagged_scalar(event: yaml.ScalarEvent, tag: str, where: str) -> None:
+    """An explicit ``!!int``/``!!float``/``!!bool``/``!!null`` must hold text of that type."""
+    kind = tag.rsplit(":", 1)[1]
+    if kind in ("str", "map", "seq"):
+        return
+    implicit = _RESOLVER.resolve(yaml.ScalarNode, event.value, (True, False)).rsplit(":", 1)[1]
+    if implicit == kind or (kind == "float" and implicit == "int"):
+        return
+    raise ScenarioError(Issue(where, "", f"{event.value!r} is not a YAML {kind} (tag !!{kind})"))
+
+
 def _read_yaml(path: Path) -> tuple[dict[str, Any], SourceMap]:
     """Parse one YAML file into a dictionary and the line of every key."""
+    text = read_text_file(path, "scenario file", MAX_YAML_BYTES)
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ScenarioError(Issue(str(path), "", "scenario file not found")) from None
-    except IsADirectoryError:
-        raise ScenarioError(Issue(str(path), "", "is a directory, not a scenario file")) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioError(Issue(str(path), "", f"cannot read scenario file: {exc}")) from None
-    try:
+        _check_yaml_events(text, path)
         root = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
     except yaml.MarkedYAMLError as exc:
@@ -153,6 +221,8 @@ def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
 def _read_with_parents(path: Path, chain: tuple[Path, ...] = ()) -> tuple[dict[str, Any], SourceMap]:
     """Read a scenario file and, recursively, the files it ``extends``."""
     resolved = path.resolve()
+    if len(chain) >= MAX_EXTENDS_DEPTH:
+        raise ScenarioError(Issue(str(path), "extends", f"more than {MAX_EXTENDS_DEPTH} files extend one another"))
     if resolved in chain:
         cycle = " -> ".join(str(p) for p in (*chain, resolved))
         raise ScenarioError(Issue(str(path), "extends", f"files extend each other in a cycle: {cycle}"))
@@ -160,9 +230,9 @@ def _read_with_parents(path: Path, chain: tuple[Path, ...] = ()) -> tuple[dict[s
     parent = data.pop("extends", None)
     if parent is None:
         return data, sources
-    if not isinstance(parent, str) or not parent:
+    if not isinstance(parent, str) or not parent or "\0" in parent:
         place = sources.find(("extends",))
-        raise ScenarioError(Issue(str(place), "extends", f"= {parent!r}: must be a file path"))
+        raise ScenarioError(Issue(str(place), "extends", f"= {_format_value(parent)}: must be a file path"))
     parent_path = path.parent / parent
     if not parent_path.exists():
         place = sources.find(("extends",))
@@ -344,9 +414,35 @@ def _format_value(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+#: Member tags pydantic appends to the location of an error in a union of scalar types.
+_UNION_MEMBERS = ("bool", "int", "float", "str")
+
+
+def _one_per_union(errors: list[Any]) -> list[Any]:
+    """One error per value of a scalar union (``bool | int | float | str``), not one per member.
+
+    The member that says most is kept: the number's when the value is a number.
+    """
+    kept: dict[tuple[Any, ...], Any] = {}
+    order: list[tuple[Any, ...]] = []
+    for error in errors:
+        loc = tuple(error["loc"])
+        if loc and loc[-1] in _UNION_MEMBERS:
+            key = loc[:-1]
+            error = {**error, "loc": key, "member": loc[-1]}
+        else:
+            key = loc
+        if key not in kept:
+            order.append(key)
+            kept[key] = error
+        elif error.get("member") == "float" and isinstance(error["input"], (int, float)):
+            kept[key] = error
+    return [kept[key] for key in order]
+
+
 def _issues_from(exc: ValidationError, data: dict[str, Any], sources: SourceMap) -> list[Issue]:
     issues: list[Issue] = []
-    for error in exc.errors(include_url=False):
+    for error in _one_per_union(exc.errors(include_url=False)):
         loc = _strip_union_tags(tuple(error["loc"]), data)
         kind = error["type"]
         cause = (error.get("ctx") or {}).get("error")
@@ -424,7 +520,36 @@ def load_scenario(
     for text in overrides:
         _apply_override(data, sources, text)
     scenario = scenario_from_dict(data, sources)
+    _check_sweep_values(scenario, data, sources)
     return LoadedScenario(scenario, path, variant, overrides)
+
+
+def _check_sweep_values(scenario: Scenario, data: dict[str, Any], sources: SourceMap) -> None:
+    """Validate every swept value as ``--set KEY=VALUE`` would, pointing at the value in the sweep section.
+
+    Each value is checked on its own (not every combination), so that a key
+    that does not exist or a value the key refuses is found by ``msrc
+    validate``, before any point runs.
+    """
+    issues: list[Issue] = []
+    for name, dim in scenario.sweep.dimensions.items():
+        for k, value in enumerate(dim.values):
+            at = ("sweep", "dimensions", name, "values", k)
+            place = sources.find(at)
+            point_data, point_sources = copy.deepcopy(data), SourceMap(dict(sources.places))
+            try:
+                _apply_override(point_data, point_sources, f"{dim.key}={json.dumps(value)}")
+                scenario_from_dict(point_data, point_sources)
+            except ScenarioError as exc:
+                for issue in exc.issues:
+                    detail = issue.message
+                    if issue.path in ("", dim.key):
+                        detail = detail.partition(": ")[2] if detail.startswith("= ") else detail
+                    else:
+                        detail = f"{issue.path}{' ' if detail.startswith('= ') else ': '}{detail}"
+                    issues.append(Issue(str(place) if place else "", _dotted(at), f"{dim.key} = {_format_value(value)}: {detail}"))
+    if issues:
+        raise ScenarioError(issues)
 
 
 def variant_names(path: str | Path) -> list[str]:

@@ -28,6 +28,7 @@ from pydantic import (
 )
 
 from .errors import RuleViolation
+from .size import check_memory
 from .tables import read_csv_rows
 
 STRATEGIES = ("independent", "static", "msrc")
@@ -41,7 +42,7 @@ def quantity(default: Any, unit: str, description: str, **constraints: Any) -> A
 class Section(BaseModel):
     """Base of every scenario section: unknown keys are errors."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True, allow_inf_nan=False)
 
 
 def _rows_from_csv_path(value: Any, info: ValidationInfo) -> Any:
@@ -457,6 +458,10 @@ class Run(Section):
         description="Rule of the `static` baseline (docs/simulation.md compares them; `min-max-life` won on the paper scenario).",
     )
 
+    memory_limit_gib: float = quantity(
+        16.0, "GiB", "Largest memory a run may need by the estimate made before it starts (msrc_model.config.size); a larger scenario is refused with the estimate and the key that drives it.", gt=0
+    )
+
     @field_validator("strategies")
     @classmethod
     def _unique(cls, value: list[str]) -> list[str]:
@@ -510,6 +515,40 @@ class Solver(Section):
     options: dict[str, bool | int | float | str] = Field(
         default_factory=dict, description="Further solver options passed as they are."
     )
+
+
+    @field_validator("options")
+    @classmethod
+    def _known_options(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for name, option in value.items():
+            problem = highs_option_problem(name, option)
+            if problem:
+                raise RuleViolation((name,), problem)
+        return value
+
+
+def highs_option_problem(name: str, value: Any) -> str:
+    """Why HiGHS would not take option ``name = value`` (an unknown name, a wrong type), or ``""``."""
+    import difflib
+
+    import highspy
+
+    defaults = highspy.HighsOptions()
+    if name.startswith("_") or not hasattr(defaults, name):
+        known = [k for k in dir(defaults) if not k.startswith("_")]
+        close = difflib.get_close_matches(name, known, n=1)
+        return f"not a HiGHS option{f'; did you mean {close[0]!r}?' if close else ''}"
+    default = getattr(defaults, name)
+    expected = {bool: "true or false", int: "a whole number", float: "a number", str: "text"}.get(type(default))
+    fits = (
+        isinstance(value, bool) if isinstance(default, bool)
+        else isinstance(value, int) and not isinstance(value, bool) if isinstance(default, int)
+        else isinstance(value, (int, float)) and not isinstance(value, bool) if isinstance(default, float)
+        else isinstance(value, str)
+    )
+    if not fits:
+        return f"= {value!r}: HiGHS option {name} takes {expected}" + (" (quote it: YAML reads on/off as true/false)" if isinstance(default, str) and isinstance(value, bool) else "")
+    return ""
 
 
 class SweepDimension(Section):
@@ -611,6 +650,14 @@ class Scenario(Section):
         missing = [b for b in bands if b not in rows]
         if missing:
             raise RuleViolation(("power", "coefficients"), f"no coefficients for band(s) {', '.join(missing)}")
+        return self
+
+    @model_validator(mode="after")
+    def _fits_in_memory(self) -> Scenario:
+        refusal = check_memory(self)
+        if refusal is not None:
+            key, message = refusal
+            raise RuleViolation(tuple(key.split(".")), message)
         return self
 
     def size_summary(self) -> str:

@@ -8,6 +8,9 @@ from typing import Any
 
 from .errors import Issue, ScenarioError
 
+#: Largest CSV table read, bytes.
+MAX_TABLE_BYTES = 20_000_000
+
 
 def read_csv_rows(path: Path) -> tuple[list[dict[str, Any]], list[int]]:
     """Read a CSV table into a list of row dictionaries.
@@ -32,24 +35,42 @@ def read_csv_rows(path: Path) -> tuple[list[dict[str, Any]], list[int]]:
         If the file is missing or a row has more cells than the header.
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ScenarioError(Issue(str(path), "", "table file not found")) from None
-    except OSError as exc:
-        raise ScenarioError(Issue(str(path), "", f"cannot read table file: {exc.strerror}")) from None
+    text = read_text_file(path, "table file", MAX_TABLE_BYTES)
     numbered = [(n, line) for n, line in enumerate(text.splitlines(), start=1) if line.strip() and not line.lstrip().startswith("#")]
     if not numbered:
         raise ScenarioError(Issue(str(path), "", "table file has no header line"))
     reader = csv.reader([line for _, line in numbered], skipinitialspace=True)
-    header = [h.strip() for h in next(reader)]
     rows: list[dict[str, Any]] = []
     lines: list[int] = []
-    for (number, _), cells in zip(numbered[1:], reader):
-        if len(cells) > len(header):
-            raise ScenarioError(
-                Issue(f"{path}:{number}", "", f"row has {len(cells)} cells but the header has {len(header)}")
-            )
-        rows.append({key: cell.strip() for key, cell in zip(header, cells) if cell.strip() != ""})
-        lines.append(number)
+    try:
+        header = [h.strip() for h in next(reader)]
+        for (number, _), cells in zip(numbered[1:], reader):
+            if len(cells) > len(header):
+                raise ScenarioError(
+                    Issue(f"{path}:{number}", "", f"row has {len(cells)} cells but the header has {len(header)}")
+                )
+            rows.append({key: cell.strip() for key, cell in zip(header, cells) if cell.strip() != ""})
+            lines.append(number)
+    except csv.Error as exc:  # a NUL byte, a field over the csv module's limit, ...
+        number = numbered[min(reader.line_num, len(numbered)) - 1][0]
+        raise ScenarioError(Issue(f"{path}:{number}", "", f"not a readable CSV row: {exc}")) from None
     return rows, lines
+
+
+def read_text_file(path: Path, what: str, limit: int) -> str:
+    """A text file's content, refused with a one-line issue when missing, too large or not UTF-8."""
+    try:
+        size = path.stat().st_size
+        if path.is_dir():
+            raise ScenarioError(Issue(str(path), "", f"is a directory, not a {what}"))
+        if size > limit:
+            raise ScenarioError(Issue(str(path), "", f"{what} is {size:,} bytes, more than the {limit:,} allowed"))
+        return path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        raise ScenarioError(Issue(str(path), "", f"{what} not found")) from None
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        raise ScenarioError(Issue(f"{path}:{line}", "", f"{what} is not UTF-8 text (byte {exc.start})")) from None
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise ScenarioError(Issue(repr(str(path))[1:-1], "", f"cannot read {what}: {reason}")) from None
