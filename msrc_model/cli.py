@@ -2,10 +2,14 @@
 
 Exit status: 0 success; 2 the input is wrong (scenario, options, files), with
 one line per problem and no traceback; 1 a run failed for another reason.
+Every command runs inside one error boundary (:func:`_boundary`): a problem
+with the input is reported as ``error: WHERE: WHAT``; anything unexpected as
+one ``internal error:`` line, with the traceback only under ``msrc --debug``.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from pathlib import Path
@@ -36,6 +40,77 @@ VariantOption = Annotated[
 ]
 
 
+_OPTIONS = {"debug": False}
+
+
+@app.callback()
+def _main_options(
+    debug: Annotated[bool, typer.Option("--debug", help="Show the Python traceback of an internal error.")] = False,
+) -> None:
+    """Multi-Site Resiliency Cooperative: keep a mobile network alive through a grid outage."""
+    _OPTIONS["debug"] = debug
+
+
+def _boundary(command: Callable[..., None]) -> Callable[..., None]:
+    """Run a command inside the CLI's one error boundary.
+
+    A :class:`ScenarioError` becomes its ``error:`` lines and exit status 2;
+    an interruption exits 130; running out of memory, or any other exception,
+    one line (``internal error: ...``) and exit status 1, with the traceback
+    only under ``--debug``.
+    """
+
+    @functools.wraps(command)
+    def guarded(*args, **kwargs) -> None:
+        try:
+            command(*args, **kwargs)
+        except (typer.Exit, typer.Abort, SystemExit):
+            raise
+        except ScenarioError as exc:
+            _fail(exc.issues)
+        except KeyboardInterrupt:
+            typer.echo("error: interrupted", err=True)
+            raise typer.Exit(130) from None
+        except MemoryError:
+            if _OPTIONS["debug"]:
+                raise
+            typer.echo("error: out of memory (lower the scenario's size, see run.memory_limit_gib)", err=True)
+            raise typer.Exit(1) from None
+        except Exception as exc:
+            if _OPTIONS["debug"]:
+                raise
+            first = (str(exc).strip().splitlines() or [""])[0][:300]
+            typer.echo(
+                f"internal error: {type(exc).__name__}: {first} (re-run as msrc --debug {command.__name__} ... for the traceback)",
+                err=True,
+            )
+            raise typer.Exit(1) from None
+
+    return guarded
+
+
+def _command(function: Callable[..., None]) -> Callable[..., None]:
+    """``@app.command()`` with the error boundary."""
+    return app.command()(_boundary(function))
+
+
+def _check_output(path: Path, option: str = "--output", *, folder: bool = False) -> None:
+    """Refuse an output path that cannot be written, before any work starts."""
+    from .files.atomic import prepare_output
+
+    problem = prepare_output(path, folder=folder)
+    if problem:
+        _fail([Issue(str(path), option, problem)])
+
+
+def _check_scheduler(address: str | None) -> None:
+    """Refuse a scheduler address that is not ``[scheme://]host:port``, before anything starts."""
+    import re
+
+    if address is not None and not re.fullmatch(r"([a-z][a-z0-9+.-]*://)?[^\s:/]+:\d{1,5}", address):
+        _fail([Issue("--scheduler", "", f"= {address!r}: not a scheduler address (expected tcp://HOST:PORT)")])
+
+
 def _fail(issues: list[Issue]) -> None:
     for issue in issues:
         typer.echo(f"error: {issue}", err=True)
@@ -51,7 +126,7 @@ def _guard(action: Callable[[], T]) -> T:
     raise AssertionError("unreachable")
 
 
-@app.command()
+@_command
 def validate(scenario: ScenarioFile, set_: SetOption = None, variant: VariantOption = None) -> None:
     """Check a scenario (and each of its variants); print ok and its size, or every error."""
     from .config.loader import load_scenario, variant_names
@@ -74,7 +149,7 @@ def validate(scenario: ScenarioFile, set_: SetOption = None, variant: VariantOpt
         typer.echo(line)
 
 
-@app.command()
+@_command
 def schema(
     output_format: Annotated[
         str, typer.Option("--format", "-f", help="json (JSON Schema for editors) or markdown (reference).")
@@ -92,7 +167,7 @@ def schema(
         _fail([Issue("--format", "", f"= {output_format!r}: must be json or markdown")])
 
 
-@app.command()
+@_command
 def inputs(
     scenario: ScenarioFile,
     output: Annotated[Path, typer.Option("--output", "-o", help="NetCDF file to write (group /inputs).")],
@@ -105,9 +180,8 @@ def inputs(
     from .config.loader import load_scenario
     from .files.netcdf import write_netcdf
 
-    if output.exists() and output.is_dir():
-        _fail([Issue(str(output), "--output", "is a directory, not a file")])
     loaded = _guard(lambda: load_scenario(scenario, tuple(set_ or ()), variant))
+    _check_output(output)
     dataset = build_inputs(loaded.scenario, trial=trial)
     attrs = {"msrc_version": dataset.attrs["msrc_version"], "scenario_yaml": dataset.attrs["scenario_yaml"], **loaded.provenance()}
     try:
@@ -118,7 +192,7 @@ def inputs(
     typer.echo(f"wrote {output}: {sizes}")
 
 
-@app.command()
+@_command
 def solve(
     scenario: ScenarioFile,
     output: Annotated[
@@ -157,13 +231,13 @@ def solve(
     loaded = _guard(lambda: load_scenario(scenario, tuple(set_ or ()), variant))
     config = loaded.scenario
     target = output if output is not None else Path(config.output.path)
-    if target.exists() and target.is_dir():
-        _fail([Issue(str(target), "--output", "is a directory, not a file")])
+    _check_output(target)
     sweeping = config.sweep.point_count > 1 or bool(config.sweep.dimensions)
     if sweeping and config.run.mode != "simulate":
         _fail([Issue(str(scenario), "sweep", "a sweep needs run.mode simulate")])
     if sweeping and trial is not None:
         _fail([Issue("--trial", "", "cannot pick one trial of a sweep; use --set sweep.trials=1 and --trial, or drop --trial")])
+    _check_scheduler(scheduler)
     if (scheduler is not None or workers is not None) and not sweeping:
         _fail([Issue("--scheduler" if scheduler is not None else "--workers", "", "only for a scenario with a sweep section")])
     trial = trial or 0
@@ -271,6 +345,7 @@ def _sweep(loaded, target: Path, scheduler: str | None, workers: int | None) -> 
     from .study.sweep import points_folder, run_sweep, sweep_dims
 
     config = loaded.scenario
+    _check_output(points_folder(target), folder=True)
     dims = sweep_dims(config)
     shape = " x ".join(f"{len(v)} {k}" for k, v in dims.items())
     where = f"scheduler {scheduler}" if scheduler else f"{workers or config.sweep.workers} local worker processes"
@@ -307,7 +382,7 @@ def _sweep(loaded, target: Path, scheduler: str | None, workers: int | None) -> 
         raise typer.Exit(1)
 
 
-@app.command()
+@_command
 def calibrate(
     scenario: ScenarioFile,
     cell: Annotated[
@@ -361,9 +436,12 @@ def calibrate(
     def report(scale: float, survival: float) -> None:
         typer.echo(f"  power.scale {scale:.4f}: mean T_surv {survival:.3f} h")
 
+    _check_scheduler(scheduler)
     try:
         with dask_client(scheduler, workers or loaded.scenario.sweep.workers) as client:
             result = calibrate_power_scale(loaded, client, cell=pairs, strategy=strategy, target_h=target_h, progress=report)
+    except OSError as exc:  # the scheduler cannot be reached
+        _fail([Issue(scheduler or "local Dask cluster", "--scheduler" if scheduler else "", f"{exc}")])
     except RuntimeError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1)
@@ -394,14 +472,16 @@ def _print_sweep_summary(results) -> None:
 
 
 def _read_results(path: Path):
-    from .files.netcdf import read_netcdf
+    from .files.netcdf import NotMsrcFile, read_netcdf
 
     if not path.exists():
         _fail([Issue(str(path), "", "no such file")])
+    if path.is_dir():
+        _fail([Issue(str(path), "", "is a directory, not a results file")])
     try:
         inputs, results, _ = read_netcdf(path)
-    except (OSError, ValueError, KeyError) as exc:
-        _fail([Issue(str(path), "", f"not an msrc NetCDF file: {exc}")])
+    except NotMsrcFile as exc:
+        _fail([Issue(str(path), "", str(exc))])
     if results is None or "strategy" not in results.dims:
         _fail([Issue(str(path), "/results", "holds no outage simulation (run msrc solve with run.mode simulate)")])
     return inputs, results
@@ -410,7 +490,7 @@ def _read_results(path: Path):
 ResultsFile = Annotated[Path, typer.Argument(help="NetCDF results file written by msrc solve.", show_default=False)]
 
 
-@app.command()
+@_command
 def show(results_file: ResultsFile) -> None:
     """Print the side-by-side summary of an outage simulation (or of a sweep: means +- 95 % CI) from its results file."""
     _, results = _read_results(results_file)
@@ -422,7 +502,7 @@ def show(results_file: ResultsFile) -> None:
     _print_summary(results)
 
 
-@app.command()
+@_command
 def plot(
     results_file: ResultsFile,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Folder for the PNG files (default: next to the results file).")] = None,
@@ -438,8 +518,7 @@ def plot(
 
     inputs, results = _read_results(results_file)
     folder = output if output is not None else results_file.parent / f"{results_file.stem}-plots"
-    if folder.exists() and not folder.is_dir():
-        _fail([Issue(str(folder), "--output", "is a file, not a folder")])
+    _check_output(folder, folder=True)
     if "trial" in results.dims:  # a sweep: Fig. 2 with confidence bands, Table II as bars
         if at_h is not None:
             _fail([Issue("--at-h", "", "applies to a single run, not to a sweep")])
@@ -467,7 +546,7 @@ def plot(
         typer.echo(f"wrote {path}")
 
 
-@app.command()
+@_command
 def report(
     results_file: Annotated[Path, typer.Argument(help="NetCDF results file of a sweep (msrc solve on a scenario with a sweep section).", show_default=False)],
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Folder for report.md and the CSV tables (default: next to the results file).")] = None,
@@ -479,8 +558,7 @@ def report(
     if "trial" not in results.dims or "survival_time_mean" not in results:
         _fail([Issue(str(results_file), "/results", "holds no sweep with statistics (run msrc solve on a scenario with a sweep section)")])
     folder = output if output is not None else results_file.parent / f"{results_file.stem}-report"
-    if folder.exists() and not folder.is_dir():
-        _fail([Issue(str(folder), "--output", "is a file, not a folder")])
+    _check_output(folder, folder=True)
     try:
         written = write_report(results, folder, source=results_file.name)
     except OSError as exc:
@@ -490,8 +568,21 @@ def report(
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point: usage errors as one ``error:`` line too (exit 2)."""
+    try:
+        code = app(standalone_mode=False)
+    except typer.Abort:
+        typer.echo("error: interrupted", err=True)
+        sys.exit(130)
+    except typer.TyperException as exc:  # the command-line parser's errors: unknown option, bad value, ...
+        context = getattr(exc, "ctx", None)
+        if type(exc).__name__ == "NoArgsIsHelpError" and context is not None:
+            typer.echo(context.get_help(), err=True)
+        else:
+            hint = f" (see {context.command_path} --help)" if context is not None else ""
+            typer.echo(f"error: {exc.format_message()}{hint}", err=True)
+        sys.exit(getattr(exc, "exit_code", 2))
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -6,14 +6,14 @@ import pytest
 import xarray as xr
 
 from msrc_model.config.loader import scenario_from_yaml
-from msrc_model.files.netcdf import read_netcdf, write_netcdf
+from msrc_model.files.netcdf import FORMAT_VALUE, read_netcdf, write_netcdf
 
 
 def test_round_trip_is_identical(tmp_path, paper_inputs):
     path = write_netcdf(tmp_path / "in.nc", inputs=paper_inputs, attrs={"note": "x"})
     inputs, results, attrs = read_netcdf(path)
     assert results is None
-    assert attrs == {"note": "x"}
+    assert attrs == {"msrc_file_format": FORMAT_VALUE, "note": "x"}
     xr.testing.assert_identical(inputs, paper_inputs)
     assert inputs.ev_present.dtype == bool and inputs["class"].values.tolist() == list(paper_inputs["class"].values)
 

@@ -144,6 +144,10 @@ def _check_yaml_events(text: str, path: Path) -> None:
                 raise ScenarioError(Issue(where, "", f"more than {MAX_YAML_VALUES:,} values once aliases are expanded"))
 
 
+def _first_line(exc: Exception) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
 def _check_tagged_scalar(event: yaml.ScalarEvent, tag: str, where: str) -> None:
     """An explicit ``!!int``/``!!float``/``!!bool``/``!!null`` must hold text of that type."""
     kind = tag.rsplit(":", 1)[1]
@@ -167,8 +171,8 @@ def _read_yaml(path: Path) -> tuple[dict[str, Any], SourceMap]:
         line = f":{mark.line + 1}" if mark is not None else ""
         problem = " ".join(p for p in (exc.context, exc.problem) if p)
         raise ScenarioError(Issue(f"{path}{line}", "", f"YAML syntax error: {problem}")) from None
-    except yaml.YAMLError as exc:
-        raise ScenarioError(Issue(str(path), "", f"YAML error: {exc}")) from None
+    except yaml.YAMLError as exc:  # e.g. a character YAML does not allow
+        raise ScenarioError(Issue(str(path), "", f"YAML error: {_first_line(exc)}")) from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -248,6 +252,9 @@ def _read_with_parents(path: Path, chain: tuple[Path, ...] = ()) -> tuple[dict[s
 
 def _apply_variant(data: dict[str, Any], sources: SourceMap, variant: str | None) -> dict[str, Any]:
     variants = data.pop("variants", None) or {}
+    if not isinstance(variants, dict):
+        place = sources.find(("variants",))
+        raise ScenarioError(Issue(str(place) if place else "", "variants", "must be a mapping of variant names to the keys they override"))
     if variant is None:
         return data
     if not isinstance(variants, dict) or variant not in variants:
@@ -273,9 +280,18 @@ def _apply_override(data: dict[str, Any], sources: SourceMap, text: str) -> None
     if not sep or not key:
         raise ScenarioError(Issue(label, "", "expected KEY=VALUE, for example traffic.load=1.8"))
     try:
-        value = yaml.safe_load(raw) if raw.strip() else None
+        if raw.strip():
+            _check_yaml_events(raw, Path(label))
+            value = yaml.safe_load(raw)
+        else:
+            value = None
+    except ScenarioError as exc:
+        raise ScenarioError([Issue(label, key, i.message) for i in exc.issues]) from None
+    except yaml.MarkedYAMLError as exc:
+        problem = " ".join(p for p in (exc.context, exc.problem) if p)
+        raise ScenarioError(Issue(label, key, f"value is not valid YAML: {problem}")) from None
     except yaml.YAMLError as exc:
-        raise ScenarioError(Issue(label, key, f"value is not valid YAML: {exc}")) from None
+        raise ScenarioError(Issue(label, key, f"value is not valid YAML: {_first_line(exc)}")) from None
     parts: list[Any] = key.split(".")
     if any(not p for p in parts):
         raise ScenarioError(Issue(label, key, "empty part in the key path"))

@@ -13,7 +13,11 @@ and line); :meth:`Scenario.model_validate` works on plain dictionaries.
 
 from __future__ import annotations
 
+import functools
 import math
+import os
+import sys
+from collections import Counter
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -54,7 +58,7 @@ def _rows_from_csv_path(value: Any, info: ValidationInfo) -> Any:
 
 
 def _require_unique(names: list[str], subpath: tuple[str, ...], what: str) -> None:
-    duplicated = sorted({n for n in names if names.count(n) > 1})
+    duplicated = sorted(n for n, count in Counter(names).items() if count > 1)
     if duplicated:
         raise RuleViolation(subpath, f"{what} must be unique; repeated: {', '.join(duplicated)}")
 
@@ -129,6 +133,7 @@ class Bands(Section):
 
     table: BandTable = Field(
         ...,
+        max_length=64,
         description="Band rows: a list of {name, frequency_mhz, ...} or a CSV file path relative to the YAML file.",
     )
     assisted_bands: list[str] = Field(
@@ -548,7 +553,28 @@ def highs_option_problem(name: str, value: Any) -> str:
     )
     if not fits:
         return f"= {value!r}: HiGHS option {name} takes {expected}" + (" (quote it: YAML reads on/off as true/false)" if isinstance(default, str) and isinstance(value, bool) else "")
+    if _highs_for_checks().setOptionValue(name, value) != highspy.HighsStatus.kOk:
+        return f"= {value!r}: HiGHS refuses this value for {name} (out of its range or not one of its choices)"
     return ""
+
+
+@functools.cache
+def _highs_for_checks() -> Any:
+    """A silent HiGHS instance on which option values are tried (its banner, printed on creation, is dropped)."""
+    import highspy
+
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 1)
+            highs = highspy.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+    highs.setOptionValue("output_flag", False)
+    highs.setOptionValue("log_to_console", False)
+    return highs
 
 
 class SweepDimension(Section):
@@ -617,7 +643,7 @@ class Scenario(Section):
     variants: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="Named partial overrides, chosen with `--variant NAME`."
     )
-    seed: int = Field(0, ge=0, description="Random seed; with the trial index it fixes every random draw.")
+    seed: int = Field(0, ge=0, le=2**63 - 1, description="Random seed; with the trial index it fixes every random draw.")
     network: Network = Field(default_factory=Network, description="Site layout.")
     bands: Bands = Field(..., description="Carrier bands.")
     radio: Radio = Field(default_factory=Radio, description="Channel model.")

@@ -63,9 +63,11 @@ def read_text_file(path: Path, what: str, limit: int) -> str:
         size = path.stat().st_size
         if path.is_dir():
             raise ScenarioError(Issue(str(path), "", f"is a directory, not a {what}"))
+        if not path.is_file():  # a pipe or a device would block or never end
+            raise ScenarioError(Issue(str(path), "", f"is not a regular file, so not a {what}"))
         if size > limit:
             raise ScenarioError(Issue(str(path), "", f"{what} is {size:,} bytes, more than the {limit:,} allowed"))
-        return path.read_bytes().decode("utf-8")
+        return path.read_bytes().decode("utf-8-sig")
     except FileNotFoundError:
         raise ScenarioError(Issue(str(path), "", f"{what} not found")) from None
     except UnicodeDecodeError as exc:

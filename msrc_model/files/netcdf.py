@@ -22,6 +22,13 @@ from .atomic import atomic_write
 
 INPUTS_GROUP = "inputs"
 RESULTS_GROUP = "results"
+#: Root attribute that marks a file as written by msrc, and its value.
+FORMAT_ATTRIBUTE = "msrc_file_format"
+FORMAT_VALUE = "msrc NetCDF: /inputs and /results groups, provenance in the root attributes"
+
+
+class NotMsrcFile(ValueError):
+    """A NetCDF file msrc did not write (or not a NetCDF file at all)."""
 
 
 def write_netcdf(
@@ -54,7 +61,7 @@ def write_netcdf(
     if inputs is None and results is None:
         raise ValueError("nothing to write: give inputs, results or both")
     path = Path(path)
-    groups: dict[str, xr.Dataset] = {"/": xr.Dataset(attrs=dict(attrs or {}))}
+    groups: dict[str, xr.Dataset] = {"/": xr.Dataset(attrs={FORMAT_ATTRIBUTE: FORMAT_VALUE, **dict(attrs or {})})}
     if inputs is not None:
         groups[f"/{INPUTS_GROUP}"] = inputs
     if results is not None:
@@ -72,8 +79,20 @@ def read_netcdf(path: str | Path) -> tuple[xr.Dataset | None, xr.Dataset | None,
     -------
     inputs, results, attrs:
         The two groups (``None`` where absent) and the root attributes.
+
+    Raises
+    ------
+    NotMsrcFile
+        If the file is not NetCDF, or carries neither ``msrc_file_format`` nor
+        (in files of older versions) ``msrc_version`` in its root attributes.
     """
-    with xr.open_datatree(path, engine="netcdf4") as tree:
+    try:
+        tree = xr.open_datatree(path, engine="netcdf4")
+    except (OSError, ValueError, KeyError) as exc:
+        raise NotMsrcFile(f"not a NetCDF file ({exc.__class__.__name__}: {exc})") from None
+    with tree:
+        if FORMAT_ATTRIBUTE not in tree.attrs and "msrc_version" not in tree.attrs:
+            raise NotMsrcFile("not an msrc results file (no msrc_file_format attribute)")
         tree = tree.load()
         inputs = tree[INPUTS_GROUP].to_dataset() if INPUTS_GROUP in tree.children else None
         results = tree[RESULTS_GROUP].to_dataset() if RESULTS_GROUP in tree.children else None

@@ -193,6 +193,10 @@ class SweepRun:
     point_wall_times_s: list[float]
 
 
+#: How long to try to reach a Dask scheduler given by address, s.
+SCHEDULER_CONNECT_TIMEOUT_S = 10
+
+
 @contextlib.contextmanager
 def dask_client(scheduler: str | None, workers: int) -> Iterator[Any]:
     """A Dask client: of the scheduler at ``scheduler``, or of a local cluster of ``workers`` processes."""
@@ -203,7 +207,7 @@ def dask_client(scheduler: str | None, workers: int) -> Iterator[Any]:
             with Client(cluster) as client:
                 yield client
     else:
-        with Client(scheduler, timeout="30s") as client:
+        with Client(scheduler, timeout=f"{SCHEDULER_CONNECT_TIMEOUT_S}s") as client:
             yield client
 
 
