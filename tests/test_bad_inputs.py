@@ -14,6 +14,7 @@ import os
 import socket
 from pathlib import Path
 
+import numpy as np
 import pytest
 import xarray as xr
 from typer.testing import CliRunner
@@ -207,3 +208,20 @@ def test_stale_temporary_of_a_killed_write_is_removed_by_the_next(tmp_path):
         temporary.write_bytes(b"complete")
     assert target.read_bytes() == b"complete"
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([target.name, live.name, other_host.name])
+
+
+def test_one_site_network_runs_every_strategy(tmp_path, cli):
+    # an edge case, not an error: one site has no neighbour to cooperate with
+    (tmp_path / "one.yaml").write_text(
+        f"extends: {REPO / 'models' / 'small.yaml'}\n"
+        "network:\n  layout: table\n  sites: [{name: alone, x_m: 0, y_m: 0}]\n"
+        "traffic:\n  users: 30\n  area_side_m: 600\n"
+        "controller:\n  max_duration_h: 0.25\n",
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(app, ["solve", "one.yaml", "-o", "one.nc"])
+    assert result.exit_code == 0, (result.stderr, result.exception)
+    results = xr.open_dataset(tmp_path / "one.nc", group="results")
+    assert list(results.strategy.values) == ["independent", "static", "msrc"]
+    assert results.sizes["site"] == 1
+    assert np.isfinite(results.battery_energy.values).all()
