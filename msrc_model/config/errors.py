@@ -25,11 +25,14 @@ class Issue:
     message: str
 
     def __str__(self) -> str:
+        """The issue on one line (a line break inside any part is written as ``\\n``)."""
         prefix = ": ".join(p for p in (self.where, self.path) if p)
         if not prefix:
-            return self.message
-        joiner = " " if self.message.startswith("= ") and self.path else ": "
-        return f"{prefix}{joiner}{self.message}"
+            text = self.message
+        else:
+            joiner = " " if self.message.startswith("= ") and self.path else ": "
+            text = f"{prefix}{joiner}{self.message}"
+        return text.replace("\r", "\\r").replace("\n", "\\n")
 
 
 class ScenarioError(Exception):

@@ -426,7 +426,7 @@ def _format_value(value: Any) -> str:
     text = repr(value) if isinstance(value, str) else yaml.safe_dump(value, default_flow_style=True).strip()
     if text.endswith("\n..."):
         text = text[:-4]
-    text = text.removesuffix("...").strip()
+    text = " ".join(text.removesuffix("...").split())  # one line, however the value was laid out
     return text if len(text) <= 60 else text[:57] + "..."
 
 
