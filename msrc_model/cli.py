@@ -478,6 +478,8 @@ def _read_results(path: Path):
         _fail([Issue(str(path), "", "no such file")])
     if path.is_dir():
         _fail([Issue(str(path), "", "is a directory, not a results file")])
+    if not path.is_file():  # a pipe or a device would block
+        _fail([Issue(str(path), "", "is not a regular file, so not a results file")])
     try:
         inputs, results, _ = read_netcdf(path)
     except NotMsrcFile as exc:

@@ -180,6 +180,13 @@ def test_foreign_netcdf_is_not_an_msrc_results_file(tmp_path, cli):
         _assert_one_error(result, changed, "text.nc: not a NetCDF file")
 
 
+def test_pipe_is_refused_without_blocking(tmp_path, cli):
+    os.mkfifo(tmp_path / "pipe")
+    for args in (["show", "pipe"], ["validate", "pipe"]):
+        result, changed = cli(*args)
+        _assert_one_error(result, changed, "pipe: is not a regular file")
+
+
 def test_damaged_msrc_file_is_an_internal_error_not_a_traceback(tmp_path, cli):
     # a file that claims to be msrc's, with a results group missing what the summary needs
     tree = xr.DataTree.from_dict(
