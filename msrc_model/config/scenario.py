@@ -292,8 +292,8 @@ class LogNormalDemand(Section):
     """Requested rate drawn per user from a log-normal law (Table I)."""
 
     distribution: Literal["lognormal"] = "lognormal"
-    mu: float = Field(..., description="Mean of ln(D_u / 1 Mbit/s).")
-    sigma: float = Field(..., gt=0, description="Standard deviation of ln(D_u / 1 Mbit/s).")
+    mu: float = Field(..., ge=-20, le=20, description="Mean of ln(D_u / 1 Mbit/s).")
+    sigma: float = Field(..., gt=0, le=5, description="Standard deviation of ln(D_u / 1 Mbit/s) (at most 5: wider laws overflow).")
 
 
 Demand = Annotated[ConstantDemand | LogNormalDemand, Field(discriminator="distribution")]

@@ -38,6 +38,7 @@ import xarray as xr
 from scipy import stats
 
 from . import geometry, radio
+from ..config.errors import Issue, ScenarioError
 from ..config.loader import scenario_to_yaml
 from ..config.scenario import ConstantDemand, Scenario
 
@@ -515,4 +516,30 @@ def build_inputs(scenario: Scenario, trial: int = 0) -> xr.Dataset:
         "trial": trial,
         "scenario_yaml": scenario_to_yaml(scenario),
     }
-    return xr.Dataset(data_vars, coords=coords, attrs=attrs)
+    dataset = xr.Dataset(data_vars, coords=coords, attrs=attrs)
+    _require_finite(dataset)
+    return dataset
+
+
+#: Inputs that may hold -inf: the dBm of a zero power (no interferer beyond the ranked sites).
+MAY_BE_MINUS_INF = frozenset({"residual_interference_dbm"})
+
+
+def _require_finite(dataset: xr.Dataset) -> None:
+    """Refuse a scenario whose valid but extreme values overflow into NaN or infinity.
+
+    Validation keeps every key finite; a product of large keys (a wide
+    log-normal demand, a huge capacity times a long horizon) can still
+    overflow. The first such variable is named, with what it is.
+    """
+    for name, variable in dataset.variables.items():
+        if variable.dtype.kind != "f":
+            continue
+        values = np.asarray(variable.values)
+        bad = np.isnan(values) | (np.isinf(values) if name not in MAY_BE_MINUS_INF else np.isposinf(values))
+        if bad.any():
+            what = variable.attrs.get("long_name", name)
+            raise ScenarioError(Issue(
+                "", "", f"the scenario's values overflow: input {name} ({what}) has {int(bad.sum())} non-finite "
+                "value(s); bring the extreme keys that produce it back to a physical range"
+            ))
