@@ -54,3 +54,12 @@ def test_unknown_option_is_a_usage_error():
     result = run_msrc("validate", str(PAPER_YAML), "--bogus")
     assert result.returncode == 2
     assert "No such option" in result.stderr
+    assert result.stderr.splitlines() == ["error: No such option: --bogus (see msrc validate --help)"]
+
+
+def test_out_of_range_option_is_one_error_line():
+    result = run_msrc("inputs", str(PAPER_YAML), "-o", "unused.nc", "--trial", "-1")
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        "error: Invalid value for '--trial' / '-t': Input should be greater than or equal to 0 (see msrc inputs --help)"
+    ]
