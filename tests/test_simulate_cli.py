@@ -93,4 +93,4 @@ def test_plot_reports_an_unwritable_folder(solved, tmp_path):
     blocker.write_text("a file where the folder's parent should be", encoding="utf-8")
     done = run_msrc("plot", str(out), "-o", str(blocker / "figs"))
     assert done.returncode == 2 and "Traceback" not in done.stderr
-    assert f"error: {blocker / 'figs'}: --output: cannot write" in done.stderr
+    assert done.stderr.splitlines() == [f"error: {blocker / 'figs'}: --output: cannot create a folder under {blocker}: it is a file"]
