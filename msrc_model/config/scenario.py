@@ -518,7 +518,7 @@ class Solver(Section):
     mip_gap: float = quantity(0.01, "1", "Relative MIP gap at which a solve stops.", ge=0, lt=1)
     threads: int | None = Field(None, ge=1, description="Solver threads; empty: the solver decides.")
     options: dict[str, bool | int | float | str] = Field(
-        default_factory=dict, description="Further solver options passed as they are."
+        default_factory=dict, description="Further HiGHS options, each checked against HiGHS (name, type and value) when the scenario is read."
     )
 
 
