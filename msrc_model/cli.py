@@ -13,7 +13,7 @@ import functools
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Callable, Optional, TypeVar
+from typing import Annotated, Callable, Optional
 
 import numpy as np
 import typer
@@ -27,8 +27,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-
-T = TypeVar("T")
 
 ScenarioFile = Annotated[Path, typer.Argument(help="Scenario YAML file.", show_default=False)]
 SetOption = Annotated[
@@ -117,26 +115,17 @@ def _fail(issues: list[Issue]) -> None:
     raise typer.Exit(2)
 
 
-def _guard(action: Callable[[], T]) -> T:
-    """Run ``action``; report scenario errors as lines on stderr and exit 2."""
-    try:
-        return action()
-    except ScenarioError as exc:
-        _fail(exc.issues)
-    raise AssertionError("unreachable")
-
-
 @_command
 def validate(scenario: ScenarioFile, set_: SetOption = None, variant: VariantOption = None) -> None:
     """Check a scenario (and each of its variants); print ok and its size, or every error."""
     from .config.loader import load_scenario, variant_names
 
     overrides = tuple(set_ or ())
-    base = _guard(lambda: load_scenario(scenario, overrides, variant))
+    base = load_scenario(scenario, overrides, variant)
     problems: list[Issue] = []
     lines = [f"ok: {scenario}{f' (variant {variant})' if variant else ''}: {base.scenario.size_summary()}"]
     if variant is None:
-        for name in _guard(lambda: variant_names(scenario)):
+        for name in variant_names(scenario):
             try:
                 loaded = load_scenario(scenario, overrides, name)
             except ScenarioError as exc:
@@ -180,7 +169,7 @@ def inputs(
     from .config.loader import load_scenario
     from .files.netcdf import write_netcdf
 
-    loaded = _guard(lambda: load_scenario(scenario, tuple(set_ or ()), variant))
+    loaded = load_scenario(scenario, tuple(set_ or ()), variant)
     _check_output(output)
     dataset = build_inputs(loaded.scenario, trial=trial)
     attrs = {"msrc_version": dataset.attrs["msrc_version"], "scenario_yaml": dataset.attrs["scenario_yaml"], **loaded.provenance()}
@@ -228,7 +217,7 @@ def solve(
     from .files.netcdf import write_netcdf
 
     logging.getLogger("linopy").setLevel(logging.ERROR)
-    loaded = _guard(lambda: load_scenario(scenario, tuple(set_ or ()), variant))
+    loaded = load_scenario(scenario, tuple(set_ or ()), variant)
     config = loaded.scenario
     target = output if output is not None else Path(config.output.path)
     _check_output(target)
@@ -420,10 +409,10 @@ def calibrate(
         if not sep or not name or not label:
             _fail([Issue("--cell", text, "expected DIM=LABEL, for example load=medium")])
         pairs[name.strip()] = label.strip()
-    loaded = _guard(lambda: load_scenario(scenario, tuple(set_ or ()), variant))
+    loaded = load_scenario(scenario, tuple(set_ or ()), variant)
     from .study.calibrate import cell_overrides
 
-    _guard(lambda: cell_overrides(loaded, pairs))
+    cell_overrides(loaded, pairs)
     if target_h is None:
         from .study.report import PAPER_TABLE2
 

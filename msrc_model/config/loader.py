@@ -257,8 +257,8 @@ def _apply_variant(data: dict[str, Any], sources: SourceMap, variant: str | None
         raise ScenarioError(Issue(str(place) if place else "", "variants", "must be a mapping of variant names to the keys they override"))
     if variant is None:
         return data
-    if not isinstance(variants, dict) or variant not in variants:
-        names = ", ".join(sorted(variants)) if isinstance(variants, dict) and variants else "none are defined"
+    if variant not in variants:
+        names = ", ".join(sorted(variants)) if variants else "none are defined"
         raise ScenarioError(Issue("--variant", "variants", f"no variant named {variant!r} (variants: {names})"))
     patch = variants[variant]
     if patch is None:

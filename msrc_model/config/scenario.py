@@ -521,7 +521,6 @@ class Solver(Section):
         default_factory=dict, description="Further HiGHS options, each checked against HiGHS (name, type and value) when the scenario is read."
     )
 
-
     @field_validator("options")
     @classmethod
     def _known_options(cls, value: dict[str, Any]) -> dict[str, Any]:
@@ -543,16 +542,13 @@ def highs_option_problem(name: str, value: Any) -> str:
         known = [k for k in dir(defaults) if not k.startswith("_")]
         close = difflib.get_close_matches(name, known, n=1)
         return f"not a HiGHS option{f'; did you mean {close[0]!r}?' if close else ''}"
-    default = getattr(defaults, name)
-    expected = {bool: "true or false", int: "a whole number", float: "a number", str: "text"}.get(type(default))
-    fits = (
-        isinstance(value, bool) if isinstance(default, bool)
-        else isinstance(value, int) and not isinstance(value, bool) if isinstance(default, int)
-        else isinstance(value, (int, float)) and not isinstance(value, bool) if isinstance(default, float)
-        else isinstance(value, str)
-    )
-    if not fits:
-        return f"= {value!r}: HiGHS option {name} takes {expected}" + (" (quote it: YAML reads on/off as true/false)" if isinstance(default, str) and isinstance(value, bool) else "")
+    kind = type(getattr(defaults, name))
+    # the YAML value types each option type takes (bool is an int to Python, but not a number here)
+    takes = {bool: (bool,), int: (int,), float: (int, float), str: (str,)}[kind]
+    if type(value) not in takes:
+        expected = {bool: "true or false", int: "a whole number", float: "a number", str: "text"}[kind]
+        hint = " (quote it: YAML reads on/off as true/false)" if kind is str and isinstance(value, bool) else ""
+        return f"= {value!r}: HiGHS option {name} takes {expected}{hint}"
     if _highs_for_checks().setOptionValue(name, value) != highspy.HighsStatus.kOk:
         return f"= {value!r}: HiGHS refuses this value for {name} (out of its range or not one of its choices)"
     return ""

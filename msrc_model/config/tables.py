@@ -67,12 +67,14 @@ def read_text_file(path: Path, what: str, limit: int) -> str:
             raise ScenarioError(Issue(str(path), "", f"is not a regular file, so not a {what}"))
         if size > limit:
             raise ScenarioError(Issue(str(path), "", f"{what} is {size:,} bytes, more than the {limit:,} allowed"))
-        return path.read_bytes().decode("utf-8-sig")
+        content = path.read_bytes()
     except FileNotFoundError:
         raise ScenarioError(Issue(str(path), "", f"{what} not found")) from None
-    except UnicodeDecodeError as exc:
-        line = path.read_bytes()[: exc.start].count(b"\n") + 1
-        raise ScenarioError(Issue(f"{path}:{line}", "", f"{what} is not UTF-8 text (byte {exc.start})")) from None
     except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
         reason = getattr(exc, "strerror", None) or str(exc)
         raise ScenarioError(Issue(repr(str(path))[1:-1], "", f"cannot read {what}: {reason}")) from None
+    try:
+        return content.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = content[: exc.start].count(b"\n") + 1
+        raise ScenarioError(Issue(f"{path}:{line}", "", f"{what} is not UTF-8 text (byte {exc.start})")) from None

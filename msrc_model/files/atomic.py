@@ -46,9 +46,14 @@ def _temporary_prefix(path: Path) -> str:
     return f".{path.name}."
 
 
+def _host() -> str:
+    """This host's name, with no dot (a dot separates the parts of a temporary file's name)."""
+    return socket.gethostname().replace(".", "_")
+
+
 def _owner() -> str:
     """``host-pid`` of this process, the part of a temporary file's name that says who writes it."""
-    return f"{socket.gethostname().replace('.', '_')}-{os.getpid()}"
+    return f"{_host()}-{os.getpid()}"
 
 
 def _process_alive(pid: int) -> bool:
@@ -74,7 +79,7 @@ def remove_stale_temporaries(path: str | Path) -> list[Path]:
     """
     path = Path(path)
     prefix = _temporary_prefix(path)
-    host = socket.gethostname().replace(".", "_")
+    host = _host()
     removed = []
     if not path.parent.is_dir():
         return removed
