@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Callable, Iterator, TypeVar
 
 import linopy
 import numpy as np
@@ -10,6 +13,36 @@ import pandas as pd
 import xarray as xr
 
 Linear = linopy.Variable | linopy.LinearExpression
+
+#: linopy's arithmetic rules the blocks are written for (coordinate alignment, ``shift`` and NaN
+#: handling differ under linopy's older "legacy" rules)
+SEMANTICS = "v1"
+
+_Function = TypeVar("_Function", bound=Callable)
+
+
+@contextmanager
+def block_semantics() -> Iterator[None]:
+    """linopy's v1 arithmetic inside the ``with`` body, the caller's rules restored after it.
+
+    msrc never changes linopy's options for the process: a host model
+    written under legacy rules keeps them, and the blocks still build the
+    model they are written for.
+    """
+    with linopy.options as options:
+        options.set_value(semantics=SEMANTICS)
+        yield
+
+
+def with_block_semantics(function: _Function) -> _Function:
+    """Run ``function`` under :func:`block_semantics`."""
+
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        with block_semantics():
+            return function(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
 
 
 @dataclass
@@ -25,6 +58,9 @@ class Context:
         time dimension already named as the host names it.
     prefix:
         Prefix of every variable, constraint and expression name.
+    separator:
+        Between the prefix and the short name (``-``; a PyPSA host takes
+        ``Component-attribute`` names for its own, see :mod:`msrc_model.pypsa`).
     time_dim:
         Name of the time dimension (``time``, or ``snapshot`` in PyPSA).
     variables, constraints, expressions:
@@ -35,13 +71,14 @@ class Context:
     data: xr.Dataset
     prefix: str
     time_dim: str = "time"
+    separator: str = "-"
     variables: dict[str, linopy.Variable] = field(default_factory=dict)
     constraints: dict[str, linopy.Constraint] = field(default_factory=dict)
     expressions: dict[str, linopy.LinearExpression] = field(default_factory=dict)
 
     def name(self, short: str) -> str:
         """Full model name of a component, e.g. ``msrc-eq19_one_mode``."""
-        return f"{self.prefix}-{short}"
+        return f"{self.prefix}{self.separator}{short}"
 
     def index(self, dim: str) -> pd.Index:
         """The data's coordinate of ``dim`` as a named pandas index."""

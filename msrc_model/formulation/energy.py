@@ -26,12 +26,20 @@ from .context import Context, total_by
 
 
 def add_battery(
-    ctx: Context, initial_energy_kwh: xr.DataArray | None = None, exclusive: bool = True, energy_floor: bool = True
+    ctx: Context,
+    initial_energy_kwh: xr.DataArray | None = None,
+    exclusive: bool = True,
+    energy_floor: bool = True,
+    final: str = "free",
 ) -> None:
     """Eqs. 12-13 for every site.
 
     With ``energy_floor=False`` the SOC_min bound is dropped: the energy is a
     projection that may fall below the floor (Stage 1, Eq. 26, scores it).
+    ``final`` conditions the energy at the end of the horizon: ``"free"``
+    (none), ``"cyclic"`` (equal to the initial energy, as a cyclic state of
+    charge) or ``"at_least_initial"`` (no net draw over the horizon), so that
+    a host minimising cost does not take the stored energy as free.
     """
     data, t = ctx.data, ctx.time_dim
     capacity = data.battery_capacity_kwh
@@ -55,6 +63,13 @@ def add_battery(
     ctx.add_constraints("eq12_battery_first_step", (energy - flow).sel({t: first}) == start)
     if data.sizes[t] > 1:
         ctx.add_constraints("eq12_battery_balance", energy - energy.shift({t: 1}) - flow == 0)
+    end = energy.sel({t: data[t].values[-1]}, drop=True)
+    if final == "cyclic":
+        ctx.add_constraints("battery_final_energy", end == start)
+    elif final == "at_least_initial":
+        ctx.add_constraints("battery_final_energy", end >= start)
+    elif final != "free":
+        raise ValueError(f"final battery condition {final!r} is not one of 'free', 'cyclic', 'at_least_initial'")
 
 
 def add_evs(ctx: Context, initial_energy_kwh: xr.DataArray | None = None) -> None:

@@ -21,7 +21,7 @@ import numpy as np
 import xarray as xr
 
 from ..physics import battery_floor_kwh, peak_supply_kw
-from .context import Context, pick, total_by
+from .context import Context, pick, total_by, with_block_semantics
 from .linearise import add_tangent_cuts
 
 # served ratios r/D where the tangent cuts of Eq. 27 touch log(1 + r/D), unless a caller gives its own
@@ -175,6 +175,7 @@ def stage2_objective(ctx: Context, weights: dict[str, float], breakpoints=None):
 SLA_SHORTFALL_PENALTY = 100.0
 
 
+@with_block_semantics
 def sla_shortfall_penalty(ctx: Context):
     """``SLA_SHORTFALL_PENALTY sum_u (w_u / max w) shortfall_u``: unserved SLA users, by class priority."""
     data = ctx.data

@@ -18,7 +18,7 @@ import numpy as np
 import xarray as xr
 
 from ..config.scenario import Scenario
-from ..formulation import MSRCBlock, add_msrc
+from ..formulation import MSRCBlock, add_msrc, with_block_semantics
 from ..physics import DARK, MODE_NAMES
 from .solve import SolveReport, highs_options, solve_model
 
@@ -38,6 +38,7 @@ class Plan:
     build_time_s: float
 
 
+@with_block_semantics
 def build_plan(scenario: Scenario, inputs: xr.Dataset) -> Plan:
     """Build the Eq. 18 MILP of a scenario over its whole outage."""
     start = time.perf_counter()
@@ -65,6 +66,7 @@ def _value(expression) -> xr.DataArray:
     return expression.solution if isinstance(expression, (linopy.Variable, linopy.LinearExpression)) else xr.DataArray(expression)
 
 
+@with_block_semantics
 def block_results(block: MSRCBlock) -> xr.Dataset:
     """The solved block's decisions and flows as a labelled Dataset with units."""
     data, t = block.data, block.time_dim
@@ -110,6 +112,7 @@ def block_results(block: MSRCBlock) -> xr.Dataset:
     return out
 
 
+@with_block_semantics
 def plan_results(plan: Plan, report: SolveReport) -> xr.Dataset:
     """The results Dataset of a plan solve (solver status always; decisions when a solution exists)."""
     block = plan.block

@@ -18,7 +18,7 @@ import pandas as pd
 import xarray as xr
 
 from ..formulation import MSRCBlock, add_msrc
-from ..formulation.context import loosest_rhs
+from ..formulation.context import loosest_rhs, with_block_semantics
 from ..formulation.data import coverage_in_modes, mode_onehot
 
 
@@ -28,6 +28,7 @@ def usable_pairs(data: xr.Dataset, modes: xr.DataArray) -> xr.Dataset:
     return data.isel(pair=np.flatnonzero(allowed.values))
 
 
+@with_block_semantics
 def build_stage2(
     data: xr.Dataset,
     modes: xr.DataArray,
@@ -102,6 +103,7 @@ class Stage1Problem:
     block: MSRCBlock
     handles: Stage1Handles
 
+    @with_block_semantics
     def set_state(
         self, battery_kwh: xr.DataArray, ev_fleet: tuple[xr.DataArray, xr.DataArray], dark: xr.DataArray, mode_before: xr.DataArray
     ) -> None:
@@ -129,6 +131,7 @@ class Stage1Problem:
         h.eq26_min_over_sites.update(rhs=h.eq26_rhs.where(~dark.astype(bool), h.eq26_off_rhs))
 
 
+@with_block_semantics
 def build_stage1(
     data: xr.Dataset,
     weights: dict[str, float],
@@ -187,6 +190,7 @@ def build_stage1(
     return Stage1Problem(model, block, handles)
 
 
+@with_block_semantics
 def build_dispatch(
     load_kw: np.ndarray,
     battery_available_kw: np.ndarray,

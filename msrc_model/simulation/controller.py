@@ -51,7 +51,7 @@ import numpy as np
 import xarray as xr
 
 from ..config.scenario import Scenario
-from ..formulation import model_data
+from ..formulation import model_data, with_block_semantics
 from ..formulation.site_level import site_level_data
 from ..physics import DARK, HELPING, NORMAL, awake, needs_helper, peak_supply_kw
 from ..problems.solve import highs_options, solve_model
@@ -194,6 +194,7 @@ class MSRCController:
         )
         self.stage1_model_build_time = _time.perf_counter() - started
 
+    @with_block_semantics
     def stage1(self, state: State) -> None:
         w = self.world
         started = _time.perf_counter()
@@ -235,6 +236,7 @@ class MSRCController:
         self.mode, self.links = mode, links
         self.carrier_cap = self.stage1_carrier_sets(block, times[0], mode)
 
+    @with_block_semantics
     def stage1_carrier_sets(self, block, first_time: float, mode: np.ndarray) -> np.ndarray:
         """(site, band) carriers of the set a normal site spends most of Stage 1's first block on (Eq. 24); all others keep every carrier."""
         sets = self.data1.carrier_set_band.values
@@ -265,6 +267,7 @@ class MSRCController:
         orphan = ~w.covers(w.best_server, modes)[w.pair_user]
         return own | nominal | helps | (orphan & awake(modes)[w.pair_site])
 
+    @with_block_semantics
     def radio(self, state: State) -> None:
         w = self.world
         started = _time.perf_counter()
@@ -380,6 +383,7 @@ class MSRCController:
         self.band_share = None  # the scheduler shares the bands of the repaired decision
 
     # ------------------------------------------------------------------ Stage 2: energy dispatch
+    @with_block_semantics
     def dispatch(self, state: State) -> None:
         w = self.world
         _, ev_available = w.ev_available_kw(state.ev_kwh, state.parked)
