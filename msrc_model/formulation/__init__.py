@@ -133,7 +133,11 @@ class MSRCBlock:
         (:data:`msrc_model.formulation.quantities.QUANTITIES`). Raises
         ``ValueError`` when the host model has no solution.
         """
-        if not any(bool(v.solution.notnull().any()) for v in self.variables.values()):
+        try:
+            solved = any(bool(v.solution.notnull().any()) for v in self.variables.values())
+        except AttributeError:  # linopy: "Underlying model not optimized"
+            solved = False
+        if not solved:
             raise ValueError("the host model has no solution: solve it first")
         out = {}
         for short, variable in self.variables.items():
@@ -274,6 +278,7 @@ def add_msrc(
     ev_fleet: tuple[xr.DataArray, xr.DataArray] | None = None,
     fixed_dark: xr.DataArray | None = None,
     integer_carriers: bool = True,
+    integer_modes: bool = True,
     sla_shortfall: bool = False,
     separator: str = "-",
     max_variables: int | None = MAX_VARIABLES,
@@ -344,6 +349,14 @@ def add_msrc(
         Band activation z is integer (default). False relaxes it to [0, 1]
         when the modes are fixed: the continuous Stage 2 of the paper, whose
         caller rounds a carrier with any activation up to on.
+    integer_modes:
+        Binary modes (default). False makes every mode, dark state and
+        carrier a share of the step in [0, 1]: the site spends that share of
+        the step in the mode, which the 30-s controller can realise inside a
+        host's 15-min or hourly step. The block is then an LP (with
+        ``exclusive_battery=False``): a host gets its prices directly and
+        solves in seconds where the binary block is a hard MILP (see
+        ``docs/model.md``, "Inside a host model").
     final_battery:
         End-of-horizon condition on the battery energy: ``"free"``,
         ``"cyclic"`` (back to the initial energy) or ``"at_least_initial"``.
@@ -450,4 +463,8 @@ def add_msrc(
     else:
         add_evs(ctx, initial_energy_kwh=initial_ev_kwh)
     add_power_balance(ctx, grid_limit_kw=grid_limit_kw)
+    if not integer_modes:
+        for short in ("mode", "dark", "band_on"):
+            if short in ctx.variables:
+                ctx.variables[short].relax()
     return MSRCBlock(model, ctx.data, prefix, time_dim, ctx.variables, ctx.constraints, ctx.expressions, ctx)

@@ -20,7 +20,14 @@ model data made from it; both carry the same variables.
 
 from .coverage import home_site, pair_mode_coverage
 from .modes import ASSISTED, DARK, HELPING, MODE_NAMES, MODES, NORMAL, SLEEP, awake, needs_helper
-from .power import SitePowerModel, band_power_coefficients, band_traffic_mbps, reference_site_power_kw, site_power_kw
+from .power import (
+    SitePowerModel,
+    band_power_coefficients,
+    band_traffic_mbps,
+    reference_site_power_kw,
+    site_power_ceiling_kw,
+    site_power_kw,
+)
 from .price import remaining_time_h, v2g_price_per_kwh
 from .service import (
     RadioChannel,
@@ -63,6 +70,7 @@ __all__ = [
     "EVLimits",
     "awake",
     "band_power_coefficients",
+    "site_power_ceiling_kw",
     "band_traffic_mbps",
     "battery_floor_kwh",
     "battery_initial_kwh",

@@ -49,6 +49,12 @@ def band_power_coefficients(data: xr.Dataset) -> tuple[xr.DataArray, xr.DataArra
     )
 
 
+def site_power_ceiling_kw(data: xr.Dataset) -> float:
+    """The most a site draws (kW, Eq. 4): every carrier on, fully utilised and carrying its capacity."""
+    active_kw, utilisation_kw, traffic_kw_per_mbps = band_power_coefficients(data)
+    return float(data.power_scale) * float((active_kw + utilisation_kw + traffic_kw_per_mbps * data.capacity_mbps).sum("band"))
+
+
 def band_traffic_mbps(site_traffic_mbps: np.ndarray, band_on: np.ndarray, capacity_mbps: np.ndarray) -> np.ndarray:
     """(site, band) Mbit/s: each site's traffic split over its active carriers in proportion to their capacity."""
     band_on = np.asarray(band_on, dtype=bool)
