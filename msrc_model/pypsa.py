@@ -154,8 +154,8 @@ def attach_msrc(
     name:
         Prefix of the PyPSA component names (``"MSRC A"``, ``"MSRC A supply"``).
     prefix:
-        Prefix of the block's linopy names (``msrc:mode``); it may not name a
-        PyPSA component.
+        Prefix of the block's linopy names (``msrc:mode``). With the colon
+        PyPSA never takes them for ``Component-attr`` names, whatever the prefix.
     carrier:
         Carrier of the added components.
     energy_value_per_kwh:
@@ -176,8 +176,8 @@ def attach_msrc(
         raise ValueError(f"attach_msrc: the network has no bus {bus!r}")
     if not 0.0 < float(link_efficiency) <= 1.0:
         raise ValueError(f"attach_msrc: link_efficiency must be in (0, 1], got {link_efficiency}")
-    if prefix in set(n.components.keys()) or SEPARATOR in prefix or "-" in prefix:
-        raise ValueError(f"attach_msrc: prefix {prefix!r} names a PyPSA component or holds '-' or '{SEPARATOR}'; choose another")
+    if not prefix or SEPARATOR in prefix or "-" in prefix:
+        raise ValueError(f"attach_msrc: prefix {prefix!r} must be non-empty, without '-' or '{SEPARATOR}'")
     set_here = {"snapshots", "time_dim", "step_s", "max_duration_s", "snapshot_weightings_h", "grid_limit_kw", "separator"}
     clash = sorted(set_here & set(block_options))
     if clash:
