@@ -25,7 +25,7 @@ ALLOWED = {
     "config": set(),
     "inputs": {"config", "physics"},
     "formulation": {"physics"},
-    "pypsa": {"formulation", "physics"},  # msrc_model/pypsa.py: the cluster inside a PyPSA network (optional extra)
+    "hosts": {"formulation", "physics"},  # the cluster inside other models: msrc_model/hosts/pypsa.py (optional extra)
     "problems": {"formulation", "physics", "config"},
     "simulation": {"problems", "formulation", "physics", "config"},
     "study": {"simulation", "problems", "inputs", "config", "files", "physics"},

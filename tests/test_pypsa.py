@@ -13,7 +13,7 @@ from conftest import REPO
 
 pypsa = pytest.importorskip("pypsa")
 
-from msrc_model.pypsa import KW_PER_MW, attach_msrc  # noqa: E402
+from msrc_model.hosts.pypsa import KW_PER_MW, attach_msrc  # noqa: E402
 
 THREE_SITES = (
     "network.layout=table",

@@ -3,7 +3,7 @@
 The host is a small microgrid over one day in 15-min snapshots: a PV plant, a
 grid connection with a time-of-day price, a battery store and a local load,
 all on one bus. The paper's 19-site cluster (``models/msrc.yaml``) is attached
-with :func:`msrc_model.pypsa.attach_msrc`: each site draws from the bus
+with :func:`msrc_model.hosts.pypsa.attach_msrc`: each site draws from the bus
 through a link of 97 % efficiency, and the cluster's own batteries must end
 the day as they began (``final_battery="cyclic"``), so the host cannot spend
 them for free. PyPSA minimises its cost; the cluster must still serve its
@@ -15,7 +15,7 @@ At a 15-min step the cluster's modes are shares of the step
 whole network is an LP that solves in seconds and the bus gets its prices
 directly. With binary modes (``integer_modes=True``) it is a MILP, and a
 second solve with the cluster's binaries fixed (relax-and-fix,
-:meth:`msrc_model.pypsa.MSRCCluster.fix_and_resolve`) gives the prices back.
+:meth:`msrc_model.hosts.pypsa.MSRCCluster.fix_and_resolve`) gives the prices back.
 
 Run it: ``python docs/examples/pypsa_host.py`` (needs ``pip install -e ".[pypsa]"``).
 """
@@ -30,7 +30,7 @@ import pandas as pd
 import pypsa
 
 from msrc_model import build_inputs, load_scenario
-from msrc_model.pypsa import KW_PER_MW, attach_msrc
+from msrc_model.hosts.pypsa import KW_PER_MW, attach_msrc
 
 REPO = Path(__file__).resolve().parents[2]
 SNAPSHOTS = pd.date_range("2026-06-01", periods=96, freq="15min", name="snapshot")

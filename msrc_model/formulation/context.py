@@ -60,7 +60,7 @@ class Context:
         Prefix of every variable, constraint and expression name.
     separator:
         Between the prefix and the short name (``-``; a PyPSA host takes
-        ``Component-attribute`` names for its own, see :mod:`msrc_model.pypsa`).
+        ``Component-attribute`` names for its own, see :mod:`msrc_model.hosts.pypsa`).
     time_dim:
         Name of the time dimension (``time``, or ``snapshot`` in PyPSA).
     variables, constraints, expressions:

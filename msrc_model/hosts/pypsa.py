@@ -36,9 +36,9 @@ import pandas as pd
 import pypsa
 import xarray as xr
 
-from .formulation import MSRCBlock, add_msrc
-from .formulation.context import with_block_semantics
-from .physics import site_power_ceiling_kw
+from ..formulation import MSRCBlock, add_msrc
+from ..formulation.context import with_block_semantics
+from ..physics import site_power_ceiling_kw
 
 #: PyPSA's power unit is the MW, msrc's the kW
 KW_PER_MW = 1000.0
