@@ -1,11 +1,11 @@
 """An MSRC base-station cluster inside a PyPSA network.
 
-The host is a small microgrid over one day in 15-min snapshots: a PV plant, a
+The host is a small microgrid over an afternoon and evening in 15-min snapshots: a PV plant, a
 grid connection with a time-of-day price, a battery store and a local load,
 all on one bus. The paper's 19-site cluster (``models/msrc.yaml``) is attached
 with :func:`msrc_model.hosts.pypsa.attach_msrc`: each site draws from the bus
 through a link of 97 % efficiency, and the cluster's own batteries must end
-the day as they began (``final_battery="cyclic"``), so the host cannot spend
+the horizon as they began (``final_battery="cyclic"``), so the host cannot spend
 them for free. PyPSA minimises its cost; the cluster must still serve its
 users' SLAs (Eq. 10), so the optimum includes the cheapest way to keep the
 base stations running.
@@ -33,8 +33,8 @@ from msrc_model import build_inputs, load_scenario
 from msrc_model.hosts.pypsa import KW_PER_MW, attach_msrc
 
 REPO = Path(__file__).resolve().parents[2]
-SNAPSHOTS = pd.date_range("2026-06-01", periods=96, freq="15min", name="snapshot")
-STEPS = 24  # the first six hours: 24 x 15 min
+SNAPSHOTS = pd.date_range("2026-06-01 15:00", periods=36, freq="15min", name="snapshot")
+STEPS = 24  # 15:00-21:00 in 15-min steps: the sun sets and the evening price peak begins
 STEP_H = 0.25
 LINK_EFFICIENCY = 0.97
 SOLVER = {"solver_name": "highs", "solver_options": {"mip_rel_gap": 0.01, "threads": 1, "output_flag": False, "random_seed": 0}}

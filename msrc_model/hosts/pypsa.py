@@ -116,10 +116,14 @@ class MSRCCluster:
         Returns PyPSA's (status, condition).
         """
         block = self._built()
-        block.fix_integers()
-        remaining = [name for name, variable in n.model.variables.items() if variable.attrs.get("binary") or variable.attrs.get("integer")]
+        own = {variable.name for variable in block.integer_variables().values()}
+        remaining = [
+            name for name, variable in n.model.variables.items()
+            if (variable.attrs.get("binary") or variable.attrs.get("integer")) and name not in own
+        ]
         if remaining:
             raise ValueError(f"the network has integer variables of its own ({', '.join(remaining[:3])}); fix them too before resolving")
+        block.fix_integers()
         return n.optimize.solve_model(**solve_options)
 
 
