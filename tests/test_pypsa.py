@@ -118,3 +118,22 @@ def test_the_step_follows_the_snapshot_weightings(example):
     n.optimize.create_model()
     block = cluster.build(n)
     np.testing.assert_allclose(block.data.time_step_h.values, [0.25, 0.25, 0.5, 1.0])
+
+
+def test_readme_pypsa_snippet_runs_with_a_network_and_inputs(example, monkeypatch):
+    """The README's PyPSA lines, given a network with the bus they name and the inputs of the linopy snippet before them."""
+    import re
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    snippet = next(b for b in re.findall(r"```python\n(.*?)```", readme, re.S) if "attach_msrc(n, inputs" in b)
+    n = pypsa.Network()
+    n.set_snapshots(pd.date_range("2026-06-01", periods=4, freq="15min", name="snapshot"))
+    n.snapshot_weightings = n.snapshot_weightings.astype(float) * 0 + 0.25
+    n.add("Bus", "my bus")
+    n.add("Generator", "supply", bus="my bus", p_nom=1.0, marginal_cost=100.0)
+    monkeypatch.chdir(REPO)
+    namespace = {"n": n, "inputs": example.cluster_inputs(overrides=THREE_SITES)}
+    exec(compile(snippet, "README.md", "exec"), namespace)
+    assert namespace["cluster"].block is not None
+    assert float(namespace["cluster"].solution().grid_import.sum()) > 0
+    assert not namespace["cluster"].block.integer_variables()  # the host defaults: an LP

@@ -44,6 +44,16 @@ from ..physics import site_power_ceiling_kw
 KW_PER_MW = 1000.0
 #: separator of the block's names inside a PyPSA model: PyPSA maps ``Component-attr`` names to components
 SEPARATOR = ":"
+#: the block options :func:`attach_msrc` uses unless told otherwise: the cluster at an energy model's
+#: timescale (site-level traffic, EVs as a fleet, modes as shares of the step: an LP), with batteries
+#: that end the horizon where they began, so that a cost-minimising host does not spend them for free
+HOST_DEFAULTS = {
+    "traffic": "site",
+    "ev_model": "fleet",
+    "exclusive_battery": False,
+    "integer_modes": False,
+    "final_battery": "cyclic",
+}
 
 
 @dataclass
@@ -169,7 +179,8 @@ def attach_msrc(
         emptying the batteries for free.
     block_options:
         Further arguments of :func:`msrc_model.formulation.add_msrc`
-        (``aggregate``, ``traffic``, ``final_battery``, ``initial_battery_kwh``, ...).
+        (``aggregate``, ``traffic``, ``final_battery``, ``initial_battery_kwh``, ...),
+        over :data:`HOST_DEFAULTS`.
         Time comes from the network's snapshots and weightings; ``snapshots``,
         ``time_dim``, ``step_s``, ``max_duration_s``, ``grid_limit_kw`` and
         ``separator`` are set here.
@@ -206,4 +217,4 @@ def attach_msrc(
             n.add("Link", f"{sink} supply", bus0=bus, bus1=at, efficiency=float(link_efficiency),
                   p_nom=peak_kw[i] / float(link_efficiency) / KW_PER_MW, carrier=carrier)
         n.add("Generator", sink, bus=at, p_nom=peak_kw[i] / KW_PER_MW, p_min_pu=-1.0, p_max_pu=0.0, marginal_cost=0.0, carrier=carrier)
-    return MSRCCluster(inputs, names, prefix, float(energy_value_per_kwh), peak_kw, dict(block_options))
+    return MSRCCluster(inputs, names, prefix, float(energy_value_per_kwh), peak_kw, {**HOST_DEFAULTS, **block_options})
