@@ -12,10 +12,14 @@ module                    equations
 ``energy``                Eqs. 12-17: batteries, EVs, power balance
 ``objective``             Eqs. 18, 26, 27
 ``linearise``             McCormick envelopes, tangent cuts
+``checks``                (none) options, inputs, host time axis, size
+``quantities``            (none) units and meaning of every quantity
 ========================  ==========================================
 
 :func:`add_msrc` adds the whole cluster to any linopy model, touching nothing
-but that model, with every name prefixed. See ``docs/model.md``.
+but that model (not even linopy's options: the blocks build under linopy's
+v1 rules inside :func:`block_semantics`), with every name prefixed. See
+``docs/model.md``, "Inside a host model".
 """
 
 from __future__ import annotations
