@@ -31,6 +31,16 @@ def run_msrc(*args: str, cwd: Path | None = None) -> CliResult:
     return CliResult(done.returncode, done.stdout, done.stderr)
 
 
+@pytest.fixture(autouse=True)
+def _linopy_options_untouched():
+    """No test (and no msrc code it runs) leaves linopy's process-wide options changed."""
+    import linopy
+
+    before = dict(linopy.options._current_values)
+    yield
+    assert dict(linopy.options._current_values) == before, "linopy's options changed"
+
+
 @pytest.fixture(scope="session")
 def paper_scenario():
     return load_scenario(PAPER_YAML).scenario

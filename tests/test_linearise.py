@@ -17,10 +17,17 @@ from msrc_model.formulation.linearise import (
     add_tangent_cuts,
     tangent_coefficients,
 )
+from msrc_model.formulation import block_semantics
 from msrc_model.problems.solve import solve_model
 
-linopy.options["semantics"] = "v1"
 QUIET = {"log_to_console": False, "output_flag": False}
+
+
+@pytest.fixture(autouse=True)
+def _block_rules():
+    """The helpers are written for linopy's v1 rules, under which the blocks call them."""
+    with block_semantics():
+        yield
 
 
 def _optimise(model: linopy.Model, objective, sense: str) -> float:
