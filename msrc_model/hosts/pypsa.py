@@ -70,6 +70,8 @@ class MSRCCluster:
         Prefix of the block's names (``prefix:short``).
     energy_value_per_kwh:
         Value (currency/kWh) on the battery energy left at the end of the horizon.
+    grid_limit_kw:
+        Per site, the most it can import (kW): its peak power plus battery and EV charging.
     block_options:
         Further arguments of :func:`msrc_model.formulation.add_msrc`.
     block:
