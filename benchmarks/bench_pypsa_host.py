@@ -56,7 +56,7 @@ def one_run(soc: float, modes: str, cluster: str, time_limit: float) -> dict:
         n, inputs, "microgrid", site_buses=True, link_efficiency=example.LINK_EFFICIENCY, traffic="site", ev_model="fleet",
         exclusive_battery=False, final_battery="cyclic", integer_modes=integer,
     )
-    model = n.optimize.create_model()
+    model = n.optimize.create_model(include_objective_constant=False)
     attached.build(n)
     built = time.perf_counter()
     solver = example.SOLVER if integer else example.LP_SOLVER

@@ -85,7 +85,7 @@ def solve(
             integer_modes=integer_modes, **options,
         )
     solver = SOLVER if integer_modes else LP_SOLVER
-    status, condition = n.optimize(extra_functionality=cluster.build if cluster else None, **solver)
+    status, condition = n.optimize(extra_functionality=cluster.build if cluster else None, include_objective_constant=False, **solver)
     if status != "ok":
         raise RuntimeError(f"the microgrid did not solve: {status}, {condition}")
     weights = n.snapshot_weightings.generators
