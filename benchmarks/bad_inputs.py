@@ -106,45 +106,46 @@ def S(extra: str = "", base: str = "models/small.yaml") -> str:
     return f"extends: {base}\n{extra}"
 
 
-def csv_set(text: str, row: str, column: str, value: str) -> str:
-    """``text`` (a CSV with # comments) with one cell replaced."""
-    out, header = [], None
+def _rewrite_rows(text: str, edit: Callable[[int, list[str]], list[str]]) -> str:
+    """``text`` (a CSV with # comments) with each data row's cells passed through ``edit(k, cells)``, k = 0 the header."""
+    out, k = [], 0
     for line in text.splitlines():
         if not line.strip() or line.lstrip().startswith("#"):
             out.append(line)
             continue
-        cells = line.split(",")
-        if header is None:
-            header = cells
+        out.append(",".join(edit(k, line.split(","))))
+        k += 1
+    return "\n".join(out) + "\n"
+
+
+def csv_set(text: str, row: str, column: str, value: str) -> str:
+    """``text`` with one cell replaced."""
+    header: list[str] = []
+
+    def edit(k: int, cells: list[str]) -> list[str]:
+        if k == 0:
+            header.extend(cells)
         elif cells[0] == row:
             cells[header.index(column)] = value
-        out.append(",".join(cells))
-    return "\n".join(out) + "\n"
+        return cells
+
+    return _rewrite_rows(text, edit)
 
 
 def csv_drop_column(text: str, column: str) -> str:
-    out, index = [], None
-    for line in text.splitlines():
-        if not line.strip() or line.lstrip().startswith("#"):
-            out.append(line)
-            continue
-        cells = line.split(",")
-        if index is None:
-            index = cells.index(column)
-        del cells[index]
-        out.append(",".join(cells))
-    return "\n".join(out) + "\n"
+    index: list[int] = []
+
+    def edit(k: int, cells: list[str]) -> list[str]:
+        if k == 0:
+            index.append(cells.index(column))
+        del cells[index[0]]
+        return cells
+
+    return _rewrite_rows(text, edit)
 
 
 def csv_add_column(text: str, column: str, value: str) -> str:
-    out, seen = [], False
-    for line in text.splitlines():
-        if not line.strip() or line.lstrip().startswith("#"):
-            out.append(line)
-            continue
-        out.append(f"{line},{value if seen else column}")
-        seen = True
-    return "\n".join(out) + "\n"
+    return _rewrite_rows(text, lambda k, cells: [*cells, value if k else column])
 
 
 def solve(scenario: str = "s.yaml", *extra: str, fast: list[str] | None = None, out: str = "out.nc") -> list[str]:

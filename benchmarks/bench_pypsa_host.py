@@ -50,7 +50,7 @@ def one_run(soc: float, modes: str, cluster: str, time_limit: float) -> dict:
     example = load_example()
     start = time.perf_counter()
     n = example.microgrid()
-    inputs = example.cluster_inputs(soc) if cluster == "paper" else _small_inputs(soc)
+    inputs = example.cluster_inputs(soc, model="msrc.yaml" if cluster == "paper" else "small.yaml")
     integer = modes == "binary"
     attached = attach_msrc(
         n, inputs, "microgrid", site_buses=True, link_efficiency=example.LINK_EFFICIENCY, traffic="site", ev_model="fleet",
@@ -69,12 +69,6 @@ def one_run(soc: float, modes: str, cluster: str, time_limit: float) -> dict:
         gap = float(highs.getInfo().mip_gap)
     return {"build_s": built - start, "solve_s": solved - built, "status": status, "condition": condition, "gap": gap,
             "cost": float(n.objective), "variables": int(model.nvars), "constraints": int(model.ncons)}
-
-
-def _small_inputs(soc: float):
-    from msrc_model import build_inputs, load_scenario
-
-    return build_inputs(load_scenario(REPO / "models" / "small.yaml", overrides=[f"battery.soc_initial={soc}"]).scenario)
 
 
 def main() -> None:

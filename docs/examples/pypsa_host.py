@@ -41,9 +41,9 @@ SOLVER = {"solver_name": "highs", "solver_options": {"mip_rel_gap": 0.01, "threa
 LP_SOLVER = {"solver_name": "highs", "solver_options": {**SOLVER["solver_options"], "solver": "ipm"}}  # interior point + crossover
 
 
-def cluster_inputs(battery_soc: float = 0.2, overrides: tuple[str, ...] = ()):
-    """The paper's cluster (19 sites, 1,000 users), its batteries at ``battery_soc`` at the start."""
-    scenario = load_scenario(REPO / "models" / "msrc.yaml", overrides=[f"battery.soc_initial={battery_soc}", *overrides]).scenario
+def cluster_inputs(battery_soc: float = 0.2, overrides: tuple[str, ...] = (), model: str = "msrc.yaml"):
+    """A cluster of ``models/`` (default the paper's: 19 sites, 1,000 users), its batteries at ``battery_soc`` at the start."""
+    scenario = load_scenario(REPO / "models" / model, overrides=[f"battery.soc_initial={battery_soc}", *overrides]).scenario
     return build_inputs(scenario)
 
 

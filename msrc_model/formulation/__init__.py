@@ -46,7 +46,7 @@ from .checks import (
     host_time,
     variable_count,
 )
-from .context import Context, block_semantics, pick, with_block_semantics
+from .context import Context, block_semantics, with_block_semantics
 from .cooperation import add_band_activation, add_cooperation, add_modes
 from ..physics import MODES
 from .data import aggregate_users, model_data, reachable_required_share
@@ -60,6 +60,7 @@ from .objective import (
     objective_terms,
     stage1_objective,
     stage2_objective,
+    v2g_cost_expression,
 )
 from .power import add_site_power
 from .quantities import quantity_attrs
@@ -126,7 +127,6 @@ class MSRCBlock:
         return self.variables["grid_import"]
 
     @with_block_semantics
-    @with_block_semantics
     def solution(self) -> xr.Dataset:
         """The solved block as a Dataset: every variable and named expression by short name, with units.
 
@@ -166,13 +166,8 @@ class MSRCBlock:
 
         Zero (an empty expression) when the block has no EVs.
         """
-        data, step = self.data, self._context.step_h
-        if "ev_discharge" in self.variables:
-            price = pick(data.price_per_kwh, "site", data.ev_site)
-            return (price * self.variables["ev_discharge"] * step).sum()
-        if "ev_fleet_power" in self.variables:
-            return (data.price_per_kwh * self.variables["ev_fleet_power"] * step).sum()
-        return (0.0 * self.variables["grid_import"]).sum()
+        cost = v2g_cost_expression(self._context)
+        return (0.0 * self.variables["grid_import"]).sum() if cost is None else cost
 
     @with_block_semantics
     def cost(self, energy_value_per_kwh: float | xr.DataArray = 0.0) -> linopy.LinearExpression:
@@ -416,14 +411,13 @@ def add_msrc(
             data = site_level_data(data)
     elif aggregate:
         data = aggregate_users(data, by_class=aggregate != "site")
+    steps_s = np.broadcast_to(data.time_step_h.values, (data.sizes["time"],)) * 3600.0
     if host.labels is not None:
         if len(host.labels) != data.sizes["time"]:
             raise ValueError(f"add_msrc: {len(host.labels)} snapshots for {data.sizes['time']} model steps")
-        if ready_made and not np.allclose(np.broadcast_to(data.time_step_h.values, (data.sizes["time"],)) * 3600.0,
-                                          host.steps_s if host.steps_s is not None else host.step_s):
+        if ready_made and not np.allclose(steps_s, host.steps_s if host.steps_s is not None else host.step_s):
             raise ValueError("add_msrc: the snapshots' step lengths differ from those of the model data")
-    check_size(variable_count(data, traffic, ev_model), max_variables, float(np.sum(data.time_step_h.values) * 3600.0
-               if data.time_step_h.ndim else float(data.time_step_h) * 3600.0 * data.sizes["time"]), data.sizes["time"])
+    check_size(variable_count(data, traffic, ev_model), max_variables, float(steps_s.sum()), data.sizes["time"])
     if ev_model == "fleet" and ev_fleet is None:
         ev_fleet = fleet_limits(data, initial_ev_kwh)
     if host.labels is not None:

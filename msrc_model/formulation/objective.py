@@ -40,6 +40,17 @@ def add_survival(ctx: Context, alive_at_start: bool = True) -> None:
     ctx.expressions["survival_time_h"] = (alive * ctx.step_h).sum()
 
 
+def v2g_cost_expression(ctx: Context):
+    """The V2G energy drawn at the Eq. 16 price: sum_{t,e} rho_e(t) P_e(t) Delta t (currency), or None without EVs."""
+    data = ctx.data
+    if "ev_discharge" in ctx.variables:
+        price = pick(data.price_per_kwh, "site", data.ev_site)
+        return (price * ctx.variables["ev_discharge"] * ctx.step_h).sum()
+    if "ev_fleet_power" in ctx.variables:
+        return (data.price_per_kwh * ctx.variables["ev_fleet_power"] * ctx.step_h).sum()
+    return None
+
+
 def objective_terms(ctx: Context) -> dict[str, object]:
     """The four scaled terms of Eq. 18 as linear expressions (dimensionless)."""
     data, t = ctx.data, ctx.time_dim
@@ -60,13 +71,9 @@ def objective_terms(ctx: Context) -> dict[str, object]:
         per_rate = (weight / demand.where(demand > 0, 1.0))  # weight per Mbit/s of the entity
         terms["service"] = (pick(per_rate, "user", data.pair_user) * ctx.expressions["pair_rate"] * share).sum() / float(weight.sum())
 
-    scale = float(data.price_per_kwh.max()) * max(float(data.ev_v2x_limit_kw), 1e-9) * n_sites * horizon_h
-    if "ev_discharge" in ctx.variables:
-        price = pick(data.price_per_kwh, "site", data.ev_site)
-        cost = (price * ctx.variables["ev_discharge"] * ctx.step_h).sum()
-        terms["v2g_cost"] = cost / scale
-    elif "ev_fleet_power" in ctx.variables:
-        cost = (data.price_per_kwh * ctx.variables["ev_fleet_power"] * ctx.step_h).sum()
+    cost = v2g_cost_expression(ctx)
+    if cost is not None:
+        scale = float(data.price_per_kwh.max()) * max(float(data.ev_v2x_limit_kw), 1e-9) * n_sites * horizon_h
         terms["v2g_cost"] = cost / scale
     if "mode_switch" in ctx.variables:
         terms["mode_switching"] = ctx.variables["mode_switch"].sum() / (n_sites * steps)
