@@ -199,6 +199,10 @@ def solve(
     workers: Annotated[
         Optional[int], typer.Option("--workers", "-w", min=1, help="Sweep only: local worker processes (default: sweep.workers).")
     ] = None,
+    scheduler_timeout: Annotated[
+        Optional[float],
+        typer.Option("--scheduler-timeout", min=0.1, max=3600, help="Sweep with --scheduler only: how long to try to reach the scheduler, s (default 10)."),
+    ] = None,
 ) -> None:
     """Solve a scenario and write inputs and results to one NetCDF file.
 
@@ -227,11 +231,13 @@ def solve(
     if sweeping and trial is not None:
         _fail([Issue("--trial", "", "cannot pick one trial of a sweep; use --set sweep.trials=1 and --trial, or drop --trial")])
     _check_scheduler(scheduler)
+    if scheduler_timeout is not None and scheduler is None:
+        _fail([Issue("--scheduler-timeout", "", "only with --scheduler")])
     if (scheduler is not None or workers is not None) and not sweeping:
         _fail([Issue("--scheduler" if scheduler is not None else "--workers", "", "only for a scenario with a sweep section")])
     trial = trial or 0
     if sweeping:
-        _sweep(loaded, target, scheduler, workers)
+        _sweep(loaded, target, scheduler, workers, scheduler_timeout)
         return
     if config.run.mode == "simulate":
         _simulate(config, loaded, target, trial)
@@ -328,10 +334,10 @@ def _simulate(config, loaded, target: Path, trial: int) -> None:
     typer.echo(f"wrote {target}")
 
 
-def _sweep(loaded, target: Path, scheduler: str | None, workers: int | None) -> None:
+def _sweep(loaded, target: Path, scheduler: str | None, workers: int | None, connect_timeout_s: float | None) -> None:
     """A sweep: every point on Dask, resumable; the combined results with statistics."""
     from .files.netcdf import write_netcdf
-    from .study.sweep import points_folder, run_sweep, sweep_dims
+    from .study.sweep import SCHEDULER_CONNECT_TIMEOUT_S, points_folder, run_sweep, sweep_dims
 
     config = loaded.scenario
     _check_output(points_folder(target), folder=True)
@@ -349,7 +355,10 @@ def _sweep(loaded, target: Path, scheduler: str | None, workers: int | None) -> 
         typer.echo(f"{done}/{total} points", err=True)
 
     try:
-        run = run_sweep(loaded, target, scheduler=scheduler, workers=workers, progress=report)
+        run = run_sweep(
+            loaded, target, scheduler=scheduler, workers=workers,
+            connect_timeout_s=SCHEDULER_CONNECT_TIMEOUT_S if connect_timeout_s is None else connect_timeout_s, progress=report,
+        )
     except OSError as exc:  # the scheduler cannot be reached, or the points folder cannot be written
         _fail([Issue(scheduler or str(points_folder(target)), "--scheduler" if scheduler else "", f"{exc}")])
     from .inputs import msrc_version

@@ -12,7 +12,11 @@ from msrc_model.problems.solve import solve_model
 from msrc_model.problems.stages import build_stage1, build_stage2
 
 WEIGHTS = {"survival": 0.5, "service": 0.3, "v2g_cost": 0.1, "mode_switching": 0.1}
-OPTIONS = {"time_limit": 120.0, "mip_rel_gap": 0.01, "log_to_console": False, "output_flag": False}
+# the clock is only a safety net far beyond any solve here: every test stops by work (a gap, optimality or
+# a number of improving solutions), so what it checks does not depend on the machine's speed
+OPTIONS = {"time_limit": 600.0, "mip_rel_gap": 0.01, "log_to_console": False, "output_flag": False}
+# the constraint checks below hold for any feasible point: stop at the first improving solution
+FEASIBLE_OPTIONS = {**OPTIONS, "mip_max_improving_sols": 1}
 # as the controller solves Stage 1: stop at the first improving solution (a work limit), or at a 5 % gap
 STAGE1_OPTIONS = {**OPTIONS, "mip_rel_gap": 0.05, "mip_max_improving_sols": 1}
 
@@ -28,8 +32,8 @@ def test_stage2_solution_respects_the_paper_constraints(paper_inputs):
     data = model_data(paper_inputs, step_s=30, max_duration_s=30)
     modes = mixed_modes(paper_inputs)
     model, block = build_stage2(data, modes, WEIGHTS)
-    report = solve_model(model, OPTIONS)
-    assert report.has_solution and report.gap <= 0.01
+    report = solve_model(model, FEASIBLE_OPTIONS)
+    assert report.has_solution and report.termination != "time_limit"
     x = block.variables["association"].solution
     assert bool((np.isclose(x, 0, atol=1e-6) | np.isclose(x, 1, atol=1e-6)).all())
     per_user = x.groupby(block.data.pair_user.rename("user")).sum()
@@ -120,7 +124,7 @@ def test_stage1_state_set_through_handles_equals_a_fresh_build():
     mode_before = xr.DataArray(np.array([1, 0, 4, 2, 0, 3, 0]), coords={"site": sites})
     grid = {"site": sites, "time": data.time}
     fleet = (xr.DataArray(np.full((sites.size, 3), 2.0), coords=grid), xr.DataArray(np.tile([1.0, 3.0, 5.0], (sites.size, 1)), coords=grid))
-    options = {**OPTIONS, "time_limit": 60.0, "mip_rel_gap": 1e-6}
+    options = {**OPTIONS, "mip_rel_gap": 1e-6}
 
     fresh = build_stage1(
         data, WEIGHTS, initial_battery_kwh=battery, ev_fleet=fleet, initial_mode=mode_before,
@@ -134,7 +138,7 @@ def test_stage1_state_set_through_handles_equals_a_fresh_build():
     first = solve_model(updated.model, options).objective  # solved once from another state, as the controller does
     updated.set_state(battery_kwh=battery, ev_fleet=fleet, dark=dark, mode_before=mode_before)
     a, b = solve_model(fresh.model, options), solve_model(updated.model, options)
-    assert a.has_solution and b.has_solution
+    assert a.termination == b.termination == "optimal"
     assert b.objective == pytest.approx(a.objective, rel=1e-5, abs=1e-6)
     assert b.objective != pytest.approx(first, rel=1e-3)  # the update changed the problem
     # the dark site stays dark

@@ -6,6 +6,7 @@ import csv
 import hashlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -45,7 +46,6 @@ sweep:
 # failed points) does not depend on what a point simulates: those tests sweep only the two baselines,
 # whose points take about a second, and compare with the baselines' uninterrupted sweep.
 BASELINES_YAML = SWEEP_YAML + "run:\n  strategies: [independent, static]\n"
-UNREACHABLE = "tcp://127.0.0.1:9"
 
 
 def msrc_command() -> list[str]:
@@ -91,34 +91,6 @@ def baselines_file(sweep_file) -> Path:
 def baselines_embedded(baselines_file) -> Path:
     """The baselines' sweep run uninterrupted on the embedded local cluster."""
     return run_uninterrupted(baselines_file, "baselines.nc")
-
-
-@pytest.fixture(scope="module", autouse=True)
-def unreachable_solve(sweep_file, tmp_path_factory):
-    """``msrc solve --scheduler`` at an address nobody listens on, started with the module's first test.
-
-    The Dask client gives up only after its 30 s connection timeout (fixed in
-    ``msrc_model.study.sweep.dask_client``, no option sets it); waiting in the
-    background, that time overlaps the other tests instead of adding to them.
-    Yields a function that waits for the command and returns (its CliResult,
-    the output path).
-    """
-    folder = tmp_path_factory.mktemp("unreachable")
-    out, stdout, stderr = folder / "z.nc", folder / "stdout.txt", folder / "stderr.txt"
-    with open(stdout, "w") as out_handle, open(stderr, "w") as err_handle:
-        process = subprocess.Popen(
-            [*msrc_command(), "solve", str(sweep_file), "-o", str(out), "--scheduler", UNREACHABLE],
-            cwd=REPO, stdout=out_handle, stderr=err_handle,
-        )
-
-    def result() -> tuple[CliResult, Path]:
-        returncode = process.wait(timeout=120)
-        return CliResult(returncode, stdout.read_text(), stderr.read_text()), out
-
-    yield result
-    if process.poll() is None:
-        process.kill()
-        process.wait()
 
 
 def test_points_cover_every_combination_and_validate_values(sweep_file, tmp_path):
@@ -180,37 +152,49 @@ def test_scheduler_option_runs_on_a_distributed_cluster_with_the_same_result(bas
     assert digest(out) == digest(baselines_embedded)
 
 
+def wait_for(path: Path, process: subprocess.Popen) -> None:
+    """Return once ``path`` exists; fail if ``process`` ends first (no wall-clock deadline: the pytest run's own timeout is the net)."""
+    while not path.exists():
+        assert process.poll() is None, f"the sweep ended (status {process.returncode}) before {path.name} appeared"
+        time.sleep(0.02)
+
+
 def test_a_killed_sweep_resumes_to_the_same_file(baselines_file, baselines_embedded, tmp_path):
+    """SIGKILL a sweep (and its workers) while it computes its second point; the next run reuses the first and gives the same file.
+
+    The second point to start blocks (``sweep_hooks.second_point_blocks``), so
+    the kill comes at a known state whatever the machine's speed: the first
+    point's file written, nothing being written.
+    """
     out = tmp_path / "killed.nc"
+    hooks = tmp_path / "hooks"
+    hooks.mkdir()
+    script = (
+        "import sys; from pathlib import Path; from msrc_model.config.loader import load_scenario; "
+        "from msrc_model.study.sweep import run_sweep; from sweep_hooks import second_point_blocks; "
+        "run_sweep(load_scenario(Path(sys.argv[1])), Path(sys.argv[2]), workers=1, function=second_point_blocks)"
+    )
+    env = {**os.environ, "MSRC_TEST_HOOK_DIR": str(hooks), "PYTHONPATH": os.pathsep.join([str(REPO / "tests"), os.environ.get("PYTHONPATH", "")])}
     process = subprocess.Popen(
-        [*msrc_command(), "solve", str(baselines_file), "-o", str(out), "--workers", "1"],
-        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        [sys.executable, "-c", script, str(baselines_file), str(out)],
+        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )
     folder = points_folder(out)
-    deadline = time.monotonic() + 120
     try:
-        while time.monotonic() < deadline and process.poll() is None:
-            if folder.exists() and any(folder.glob("*.nc")):
-                # A baseline point is computed in about as long as a point file takes to write, and SIGKILL
-                # cannot remove a half-written temporary file: freeze the sweep (SIGSTOP) and kill it at an
-                # instant it is computing a point, not writing one (where a sweep of long points nearly
-                # always is). A temporary file that outlives its write still fails the test.
-                os.killpg(process.pid, signal.SIGSTOP)
-                time.sleep(0.05)  # every process of the group has stopped
-                if not list(folder.glob(".*")):
-                    break
-                os.killpg(process.pid, signal.SIGCONT)  # a point file was being written: let it finish
-            time.sleep(0.05)
+        wait_for(hooks / "blocked", process)  # the second point has started and will never finish
+        while not any(folder.glob("*.nc")) or list(folder.glob(".*")):  # the first point's file, complete
+            assert process.poll() is None
+            time.sleep(0.02)
     finally:
         os.killpg(process.pid, signal.SIGKILL)  # the sweep and its worker processes, mid-run
         process.wait()
     kept = sorted(folder.glob("*.nc"))
-    assert 1 <= len(kept) < 4, "the sweep was to be killed after its first point"
+    assert len(kept) == 1
     assert not out.exists()
     assert not list(folder.glob(".*"))  # no partial point file
     done = run_msrc("solve", str(baselines_file), "-o", str(out))
     assert done.returncode == 0, done.stderr
-    assert f"{4 - len(kept)} points run, {len(kept)} reused from disk, 0 failed" in done.stdout
+    assert "3 points run, 1 reused from disk, 0 failed" in done.stdout
     assert digest(out) == digest(baselines_embedded)
 
 
@@ -248,11 +232,22 @@ def test_solve_rejects_trial_with_a_sweep_and_scheduler_without(sweep_file, tmp_
     assert not (tmp_path / "x.nc").exists() and not (tmp_path / "y.nc").exists()
 
 
-def test_unreachable_scheduler_is_reported(unreachable_solve):
-    done, out = unreachable_solve()  # msrc solve sweep.yaml -o z.nc --scheduler tcp://127.0.0.1:9, in the background
-    assert done.returncode != 0
-    assert UNREACHABLE in done.stderr
+def test_unreachable_scheduler_is_reported(sweep_file, tmp_path):
+    """A scheduler address where nothing listens: one error line naming it after --scheduler-timeout, no file."""
+    with socket.socket() as reserved:  # bound, never listening: connections to it are refused
+        reserved.bind(("127.0.0.1", 0))
+        address = f"tcp://127.0.0.1:{reserved.getsockname()[1]}"
+        out = tmp_path / "z.nc"
+        done = run_msrc("solve", str(sweep_file), "-o", str(out), "--scheduler", address, "--scheduler-timeout", "1")
+    assert done.returncode == 2
+    assert address in done.stderr and len(done.stderr.strip().splitlines()) == 1
     assert not out.exists()
+    assert not points_folder(out).exists() or not any(points_folder(out).iterdir())
+
+
+def test_scheduler_timeout_needs_a_scheduler(sweep_file, tmp_path):
+    done = run_msrc("solve", str(sweep_file), "-o", str(tmp_path / "x.nc"), "--scheduler-timeout", "1")
+    assert done.returncode == 2 and "--scheduler-timeout" in done.stderr and "only with --scheduler" in done.stderr
 
 
 def test_report_writes_tables_beside_the_paper(embedded, tmp_path):

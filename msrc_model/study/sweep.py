@@ -198,8 +198,8 @@ SCHEDULER_CONNECT_TIMEOUT_S = 10
 
 
 @contextlib.contextmanager
-def dask_client(scheduler: str | None, workers: int) -> Iterator[Any]:
-    """A Dask client: of the scheduler at ``scheduler``, or of a local cluster of ``workers`` processes."""
+def dask_client(scheduler: str | None, workers: int, connect_timeout_s: float = SCHEDULER_CONNECT_TIMEOUT_S) -> Iterator[Any]:
+    """A Dask client: of the scheduler at ``scheduler`` (tried for ``connect_timeout_s`` s), or of a local cluster of ``workers`` processes."""
     from dask.distributed import Client, LocalCluster
 
     if scheduler is None:
@@ -207,7 +207,7 @@ def dask_client(scheduler: str | None, workers: int) -> Iterator[Any]:
             with Client(cluster) as client:
                 yield client
     else:
-        with Client(scheduler, timeout=f"{SCHEDULER_CONNECT_TIMEOUT_S}s") as client:
+        with Client(scheduler, timeout=f"{connect_timeout_s}s") as client:
             yield client
 
 
@@ -235,6 +235,7 @@ def run_sweep(
     *,
     scheduler: str | None = None,
     workers: int | None = None,
+    connect_timeout_s: float = SCHEDULER_CONNECT_TIMEOUT_S,
     progress: Callable[[int, int, Point, str], None] | None = None,
     function: Callable[[str, int], xr.Dataset] = run_point,
 ) -> SweepRun:
@@ -249,6 +250,8 @@ def run_sweep(
     scheduler:
         Address of a running Dask scheduler (``tcp://host:8786``); empty: a
         local cluster of ``workers`` processes (default ``sweep.workers``).
+    connect_timeout_s:
+        How long to try to reach ``scheduler``, s.
     progress:
         ``progress(done, total, point, error)`` after each point.
     function:
@@ -270,7 +273,7 @@ def run_sweep(
     if progress is not None and reused:
         progress(reused, len(points), points[0], "")
     if todo:
-        with dask_client(scheduler, workers or scenario.sweep.workers) as client:
+        with dask_client(scheduler, workers or scenario.sweep.workers, connect_timeout_s) as client:
             for point, result, error in execute(todo, client, function):
                 if error:
                     errors[point.index] = error
