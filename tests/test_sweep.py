@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import xarray as xr
-from conftest import REPO, CliResult, run_msrc
+from conftest import REPO, run_msrc
 from scipy import stats
 
 from msrc_model.config.errors import ScenarioError
