@@ -252,7 +252,8 @@ class World:
         :func:`msrc_model.physics.schedule_rates`.
         """
         mode = np.asarray(mode)
-        band_on = transmitting_carriers(mode, band_on)
+        # only the carriers the mode allows radiate (Eqs. 24-25): none asleep or dark, B_low assisted
+        band_on = transmitting_carriers(mode, band_on) & self.mode_carriers(mode)
         user_site = np.asarray(user_site)
         key = b"".join(
             [mode.astype(np.int8).tobytes(), band_on.tobytes(), user_site.astype(np.int64).tobytes()]
@@ -322,6 +323,16 @@ class Record:
         self.decide_time = np.zeros(n)
 
 
+def _check_modes(mode: np.ndarray, dark: np.ndarray, strategy: Strategy) -> None:
+    """A decision's modes are mode codes, and dark only where the site is out of energy: a strategy may sleep a site, not darken it."""
+    mode = np.asarray(mode)
+    if mode.shape != dark.shape or not np.isin(mode, np.arange(DARK + 1)).all():
+        raise ValueError(f"strategy {getattr(strategy, 'name', type(strategy).__name__)}: modes must be one code 0-{DARK} per site, got {mode.tolist()}")
+    chosen = np.flatnonzero((mode == DARK) & ~dark)
+    if chosen.size:
+        raise ValueError(f"strategy {getattr(strategy, 'name', type(strategy).__name__)}: site(s) {chosen.tolist()} set dark with energy left (a strategy may sleep a site, not darken it)")
+
+
 def simulate(world: World, strategy: Strategy, progress: Callable[[int], None] | None = None) -> Record:
     """Run one strategy through the outage; ``progress(steps_done)`` is called as it goes."""
     record = Record(world)
@@ -341,6 +352,7 @@ def simulate(world: World, strategy: Strategy, progress: Callable[[int], None] |
         started = _time.perf_counter()
         decision = strategy.decide(state)
         record.decide_time[k] = _time.perf_counter() - started
+        _check_modes(decision.mode, dark, strategy)
 
         per_ev, ev_site_kw = world.ev_available_kw(ev, parked)
         battery_kw = world.battery_available_kw(battery)
@@ -362,6 +374,7 @@ def simulate(world: World, strategy: Strategy, progress: Callable[[int], None] |
             started = _time.perf_counter()
             decision = strategy.decide(state)
             record.decide_time[k] += _time.perf_counter() - started
+            _check_modes(decision.mode, dark, strategy)
         # split each site's V2G power over its parked EVs in proportion to what each can give
         ev_site = world.evs.site
         site_available = np.bincount(ev_site, weights=per_ev, minlength=world.n_site)
