@@ -225,9 +225,7 @@ def solve(
     config = loaded.scenario
     target = output if output is not None else Path(config.output.path)
     _check_output(target)
-    sweeping = config.sweep.point_count > 1 or bool(config.sweep.dimensions)
-    if sweeping and config.run.mode != "simulate":
-        _fail([Issue(str(scenario), "sweep", "a sweep needs run.mode simulate")])
+    sweeping = config.sweep.point_count > 1 or bool(config.sweep.dimensions)  # the scenario refuses a sweep of a plan
     if sweeping and trial is not None:
         _fail([Issue("--trial", "", "cannot pick one trial of a sweep; use --set sweep.trials=1 and --trial, or drop --trial")])
     _check_scheduler(scheduler)

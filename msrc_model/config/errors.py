@@ -54,10 +54,14 @@ class RuleViolation(ValueError):
     """A cross-field rule broken inside a scenario section.
 
     Raised from pydantic validators so that the error can point at the
-    sub-key it concerns (``subpath``), not only at the section.
+    sub-key it concerns (``subpath``), not only at the section. ``involves``
+    lists the other keys the rule reads (relative to the same section): when
+    one of them, and not ``subpath``, was set by a ``--set`` option, the error
+    is placed at that option, the change that broke the rule.
     """
 
-    def __init__(self, subpath: tuple[str | int, ...], message: str):
+    def __init__(self, subpath: tuple[str | int, ...], message: str, involves: tuple[tuple[str | int, ...], ...] = ()):
         self.subpath = subpath
         self.message = message
+        self.involves = involves
         super().__init__(message)

@@ -353,6 +353,8 @@ def _load_tables(data: dict[str, Any], sources: SourceMap) -> None:
 def _dotted(path: Iterable[Any]) -> str:
     text = ""
     for part in path:
+        if isinstance(part, str) and not part.strip():
+            part = repr(part)  # an empty or blank key, shown so it can be seen
         text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
     return text
 
@@ -462,7 +464,9 @@ def _issues_from(exc: ValidationError, data: dict[str, Any], sources: SourceMap)
         loc = _strip_union_tags(tuple(error["loc"]), data)
         kind = error["type"]
         cause = (error.get("ctx") or {}).get("error")
+        place = None
         if isinstance(cause, RuleViolation):
+            place = _override_breaking(sources, loc, cause)
             loc = loc + cause.subpath
             message = cause.message
         elif kind == "extra_forbidden":
@@ -475,9 +479,30 @@ def _issues_from(exc: ValidationError, data: dict[str, Any], sources: SourceMap)
         else:
             text = error["msg"].removeprefix("Value error, ")
             message = f"= {_format_value(error['input'])}: {text[:1].lower()}{text[1:]}"
-        place = sources.find(loc)
+        place = place or sources.find(loc)
         issues.append(Issue(str(place) if place else "", _dotted(loc), message))
     return sorted(issues, key=_issue_order)
+
+
+def _is_override(place: Place | None) -> bool:
+    return place is not None and place.label.startswith("--set ")
+
+
+def _override_breaking(sources: SourceMap, section: Path_, rule: RuleViolation) -> Place | None:
+    """The ``--set`` option that broke a cross-field rule, when the key it blames was not set by one.
+
+    A rule raised in the section at ``section`` reads its ``subpath`` and its
+    ``involves`` keys; the last override that set one of them (or a key inside
+    one) is the change that broke it. None: the blamed key's own place stands.
+    """
+    if _is_override(sources.find(section + rule.subpath)):
+        return None
+    keys = [section + rule.subpath, *(section + other for other in rule.involves)]
+    found: Place | None = None
+    for path, place in sources.places.items():  # in the order the places were set: the last override wins
+        if _is_override(place) and any(path[: len(key)] == key or key[: len(path)] == path for key in keys):
+            found = place
+    return found
 
 
 def _issue_order(issue: Issue) -> tuple[str, int, str]:
@@ -532,6 +557,8 @@ def load_scenario(
     path = Path(path)
     overrides = tuple(overrides)
     data, sources = _read_with_parents(path)
+    # a key no file sets (a required section missing everywhere) is reported at the file loaded
+    sources.places.setdefault((), Place(str(path), path.parent))
     data = _apply_variant(data, sources, variant)
     for text in overrides:
         _apply_override(data, sources, text)

@@ -96,10 +96,10 @@ class Network(Section):
     def _sites_match_layout(self) -> Network:
         if self.layout == "table":
             if not self.sites:
-                raise RuleViolation(("sites",), "layout 'table' needs a non-empty site list")
+                raise RuleViolation(("sites",), "layout 'table' needs a non-empty site list", involves=(("layout",),))
             _require_unique([s.name for s in self.sites], ("sites",), "site names")
         elif self.sites is not None:
-            raise RuleViolation(("sites",), "a site list is only read with layout 'table' (layout is 'hex')")
+            raise RuleViolation(("sites",), "a site list is only read with layout 'table' (layout is 'hex')", involves=(("layout",),))
         return self
 
     @property
@@ -139,7 +139,7 @@ class Bands(Section):
     assisted_bands: list[str] = Field(
         default_factory=lambda: ["L800"],
         min_length=1,
-        description="B_low of Eq. 25: the only bands an assisted site may keep active.",
+        description="B_low of Eq. 25: the only bands an assisted site may keep active; names from the band table, each once.",
     )
 
     @model_validator(mode="after")
@@ -151,8 +151,9 @@ class Bands(Section):
         for k, band in enumerate(self.assisted_bands):
             if band not in names:
                 raise RuleViolation(
-                    ("assisted_bands", k), f"{band!r} is not in the band table (bands: {', '.join(names)})"
+                    ("assisted_bands", k), f"{band!r} is not in the band table (bands: {', '.join(names)})", involves=(("table",),)
                 )
+        _require_unique(self.assisted_bands, ("assisted_bands",), "assisted band names")
         return self
 
 
@@ -223,11 +224,12 @@ class Battery(Section):
     @model_validator(mode="after")
     def _soc_order(self) -> Battery:
         if self.soc_min >= self.soc_max:
-            raise RuleViolation(("soc_min",), f"= {self.soc_min}: must be below soc_max ({self.soc_max})")
+            raise RuleViolation(("soc_min",), f"= {self.soc_min}: must be below soc_max ({self.soc_max})", involves=(("soc_max",),))
         if not self.soc_min <= self.soc_initial <= self.soc_max:
             raise RuleViolation(
                 ("soc_initial",),
                 f"= {self.soc_initial}: must lie between soc_min ({self.soc_min}) and soc_max ({self.soc_max})",
+                involves=(("soc_min",), ("soc_max",)),
             )
         return self
 
@@ -256,16 +258,19 @@ class ElectricVehicles(Section):
     def _ranges(self) -> ElectricVehicles:
         if self.capacity_min_kwh >= self.capacity_max_kwh:
             raise RuleViolation(
-                ("capacity_min_kwh",), f"= {self.capacity_min_kwh}: must be below capacity_max_kwh ({self.capacity_max_kwh})"
+                ("capacity_min_kwh",), f"= {self.capacity_min_kwh}: must be below capacity_max_kwh ({self.capacity_max_kwh})",
+                involves=(("capacity_max_kwh",),),
             )
         if not self.capacity_min_kwh <= self.capacity_mean_kwh <= self.capacity_max_kwh:
             raise RuleViolation(
                 ("capacity_mean_kwh",),
                 f"= {self.capacity_mean_kwh}: must lie between capacity_min_kwh and capacity_max_kwh",
+                involves=(("capacity_min_kwh",), ("capacity_max_kwh",)),
             )
         if self.soc_initial_low > self.soc_initial_high:
             raise RuleViolation(
-                ("soc_initial_low",), f"= {self.soc_initial_low}: must not exceed soc_initial_high ({self.soc_initial_high})"
+                ("soc_initial_low",), f"= {self.soc_initial_low}: must not exceed soc_initial_high ({self.soc_initial_high})",
+                involves=(("soc_initial_high",),),
             )
         return self
 
@@ -358,7 +363,9 @@ class Traffic(Section):
             shares = ", ".join(f"{k} {c.share:g}" for k, c in self.classes.items())
             raise RuleViolation(("classes",), f"class shares must sum to 1, they sum to {total:g} ({shares})")
         if self.hotspot_share > 0 and self.hotspots == 0:
-            raise RuleViolation(("hotspots",), f"= 0: hotspot_share is {self.hotspot_share:g}, so at least one hotspot is needed")
+            raise RuleViolation(
+                ("hotspots",), f"= 0: hotspot_share is {self.hotspot_share:g}, so at least one hotspot is needed", involves=(("hotspot_share",),)
+            )
         return self
 
 
@@ -382,7 +389,9 @@ class Controller(Section):
     """Two-stage controller timing (Sec. IV) and the outage length."""
 
     stage1_interval_min: float = quantity(15.0, "min", "Stage-1 planning period.", gt=0)
-    stage1_horizon_h: float = quantity(6.0, "h", "Stage-1 planning horizon H (Eq. 26).", gt=0)
+    stage1_horizon_h: float = quantity(
+        6.0, "h", "Stage-1 planning horizon H (Eq. 26); at least one stage1_interval_min, and at least stage1_block_h.", gt=0
+    )
     stage2_interval_s: float = quantity(30.0, "s", "Stage-2 dispatch period, the simulation time step.", gt=0)
     max_duration_h: float = quantity(12.0, "h", "Longest outage simulated.", gt=0)
     stage1_block_h: float = quantity(
@@ -420,11 +429,24 @@ class Controller(Section):
             raise RuleViolation(
                 ("stage1_interval_min",),
                 f"= {self.stage1_interval_min:g}: must be a whole multiple of stage2_interval_s ({self.stage2_interval_s:g} s)",
+                involves=(("stage2_interval_s",),),
+            )
+        if self.stage1_horizon_h * 60.0 < self.stage1_interval_min * (1.0 - 1e-9):
+            raise RuleViolation(
+                ("stage1_horizon_h",),
+                f"= {self.stage1_horizon_h:g}: shorter than stage1_interval_min ({self.stage1_interval_min:g} min); "
+                "the horizon must cover at least one planning interval",
+                involves=(("stage1_interval_min",),),
             )
         if self.stage1_block_h > self.stage1_horizon_h:
-            raise RuleViolation(("stage1_block_h",), f"= {self.stage1_block_h:g}: longer than stage1_horizon_h ({self.stage1_horizon_h:g} h)")
+            raise RuleViolation(
+                ("stage1_block_h",), f"= {self.stage1_block_h:g}: longer than stage1_horizon_h ({self.stage1_horizon_h:g} h)",
+                involves=(("stage1_horizon_h",),),
+            )
         if self.max_duration_h * 3600.0 < self.stage2_interval_s:
-            raise RuleViolation(("max_duration_h",), f"= {self.max_duration_h:g}: shorter than one Stage-2 step")
+            raise RuleViolation(
+                ("max_duration_h",), f"= {self.max_duration_h:g}: shorter than one Stage-2 step", involves=(("stage2_interval_s",),)
+            )
         return self
 
     @property
@@ -453,7 +475,8 @@ class Run(Section):
     """What `msrc solve` does."""
 
     mode: Literal["simulate", "plan"] = Field(
-        "simulate", description="`simulate`: online outage simulation; `plan`: full-horizon plan with perfect foresight."
+        "simulate",
+        description="`simulate`: online outage simulation; `plan`: full-horizon plan with perfect foresight (no sweep: sweep.trials 1, no dimensions).",
     )
     strategies: list[Literal["independent", "static", "msrc"]] = Field(
         default_factory=lambda: list(STRATEGIES), min_length=1, description="Strategies run on the same realisation."
@@ -587,7 +610,9 @@ class SweepDimension(Section):
     @model_validator(mode="after")
     def _labels_match(self) -> SweepDimension:
         if self.labels is not None and len(self.labels) != len(self.values):
-            raise RuleViolation(("labels",), f"{len(self.labels)} labels for {len(self.values)} values: give one per value")
+            raise RuleViolation(
+                ("labels",), f"{len(self.labels)} labels for {len(self.values)} values: give one per value", involves=(("values",),)
+            )
         coords = self.labels if self.labels is not None else self.values
         if len({str(c) for c in coords}) != len(coords):
             raise RuleViolation(("labels" if self.labels is not None else "values",), "must not repeat")
@@ -597,11 +622,15 @@ class SweepDimension(Section):
 
 
 class Sweep(Section):
-    """Monte Carlo trials and swept keys: every combination is one independent point (`msrc solve` runs them on Dask)."""
+    """Monte Carlo trials and swept keys: every combination is one independent point (`msrc solve` runs them on Dask); only with run.mode simulate."""
 
     trials: int = Field(1, ge=1, description="Monte Carlo trials per combination: trial indices 0 .. trials-1 (results dimension `trial`).")
     dimensions: dict[str, SweepDimension] = Field(
-        default_factory=dict, description="Results dimension name -> the key it sweeps, in this order (e.g. `load: {key: traffic.load, values: [0.5, 1.0, 1.8]}`)."
+        default_factory=dict,
+        description=(
+            "Results dimension name -> the key it sweeps, in this order (e.g. `load: {key: traffic.load, values: [0.5, 1.0, 1.8]}`); "
+            "names not empty, each key swept by one dimension only."
+        ),
     )
     workers: int = Field(2, ge=1, description="Local worker processes of the embedded Dask cluster (ignored with `--scheduler`).")
 
@@ -612,6 +641,19 @@ class Sweep(Section):
         clash = sorted(set(value) & reserved)
         if clash:
             raise ValueError(f"dimension name(s) {', '.join(clash)} are taken by the results; choose another")
+        for name in value:
+            if not name.strip():
+                raise RuleViolation((name,), "the dimension name is empty; name the results dimension, e.g. load")
+        swept_by: dict[str, str] = {}
+        for name, dim in value.items():
+            key = dim.key.strip()
+            if key in swept_by:
+                raise RuleViolation(
+                    (name, "key"),
+                    f"= {dim.key}: dimensions {swept_by[key]!r} and {name!r} both sweep this key; give its values to one dimension only",
+                    involves=((swept_by[key], "key"),),
+                )
+            swept_by[key] = name
         return value
 
     @property
@@ -655,7 +697,7 @@ class Scenario(Section):
     formulation: Formulation = Field(default_factory=Formulation, description="Model assembly.")
     solver: Solver = Field(default_factory=Solver, description="Solver settings.")
     output: Output = Field(default_factory=Output, description="Output settings.")
-    sweep: Sweep = Field(default_factory=Sweep, description="Monte Carlo trials and swept keys (run.mode simulate).")
+    sweep: Sweep = Field(default_factory=Sweep, description="Monte Carlo trials and swept keys (only with run.mode simulate).")
 
     @model_validator(mode="after")
     def _power_rows_match_bands(self) -> Scenario:
@@ -666,12 +708,28 @@ class Scenario(Section):
                 raise RuleViolation(
                     ("power", "coefficients", k, "band"),
                     f"{name!r} is not in the band table (bands: {', '.join(bands)})",
+                    involves=(("bands", "table"),),
                 )
         if len(set(rows)) != len(rows):
-            raise RuleViolation(("power", "coefficients"), "each band needs exactly one row; some band is repeated")
+            raise RuleViolation(("power", "coefficients"), "each band needs exactly one row; some band is repeated", involves=(("bands", "table"),))
         missing = [b for b in bands if b not in rows]
         if missing:
-            raise RuleViolation(("power", "coefficients"), f"no coefficients for band(s) {', '.join(missing)}")
+            raise RuleViolation(("power", "coefficients"), f"no coefficients for band(s) {', '.join(missing)}", involves=(("bands", "table"),))
+        return self
+
+    @model_validator(mode="after")
+    def _sweep_needs_simulate(self) -> Scenario:
+        if self.run.mode == "simulate":
+            return self
+        if self.sweep.trials > 1:
+            raise RuleViolation(
+                ("sweep", "trials"), f"= {self.sweep.trials}: a sweep needs run.mode simulate (run.mode is {self.run.mode})",
+                involves=(("run", "mode"),),
+            )
+        if self.sweep.dimensions:
+            raise RuleViolation(
+                ("sweep", "dimensions"), f"a sweep needs run.mode simulate (run.mode is {self.run.mode})", involves=(("run", "mode"),)
+            )
         return self
 
     @model_validator(mode="after")
