@@ -132,8 +132,8 @@ class State:
     step: int
     time_s: float
     battery_kwh: np.ndarray  # (site,) kWh
-    ev_kwh: np.ndarray  # (ev,) kWh
-    parked: np.ndarray  # (ev,) bool: parked for the whole step
+    ev_kwh: np.ndarray  # (ev,) kWh; 0 for EVs not yet arrived (their energy is not known before they come)
+    parked: np.ndarray  # (ev,) bool: parked at the step's start; whether it stays the whole step is not known
     dark: np.ndarray  # (site,) bool
     site_power_kw: np.ndarray  # (site,) kW drawn in the previous step (0 before the first)
 
@@ -194,7 +194,11 @@ class World:
         self.battery = BatteryLimits.from_data(inputs)
         self.evs = EVLimits.from_data(inputs)
         arrival, departure = inputs.ev_arrival_s.values, inputs.ev_departure_s.values
+        # the physics: an EV gives power in a step only if it is there for the whole step
         self.parked = (arrival[:, None] <= self.times_s[None, :]) & (departure[:, None] >= self.times_s[None, :] + self.step_s)
+        # what a strategy may know at a step's start: the EVs there now (one may leave within the step)
+        self.arrived = arrival[:, None] <= self.times_s[None, :]
+        self.present = self.arrived & (departure[:, None] > self.times_s[None, :])
 
         # the radio channel (Eq. 7) and each user's best server with every site normal, every carrier on
         self.channel = RadioChannel.from_data(inputs)
@@ -348,7 +352,8 @@ def simulate(world: World, strategy: Strategy, progress: Callable[[int], None] |
             record.ev_energy[k + 1:] = ev
             break
         parked = world.parked[:, k]
-        state = State(k, float(world.times_s[k]), battery.copy(), ev.copy(), parked.copy(), dark.copy(), last_power.copy())
+        seen_ev = np.where(world.arrived[:, k], ev, 0.0)
+        state = State(k, float(world.times_s[k]), battery.copy(), seen_ev, world.present[:, k].copy(), dark.copy(), last_power.copy())
         started = _time.perf_counter()
         decision = strategy.decide(state)
         record.decide_time[k] = _time.perf_counter() - started
@@ -370,7 +375,7 @@ def simulate(world: World, strategy: Strategy, progress: Callable[[int], None] |
                 break
             # sites that cannot carry this step go dark now; the strategy sees it and decides the step again
             dark = dark | failing
-            state = State(k, float(world.times_s[k]), battery.copy(), ev.copy(), parked.copy(), dark.copy(), last_power.copy())
+            state = State(k, float(world.times_s[k]), battery.copy(), seen_ev.copy(), world.present[:, k].copy(), dark.copy(), last_power.copy())
             started = _time.perf_counter()
             decision = strategy.decide(state)
             record.decide_time[k] += _time.perf_counter() - started

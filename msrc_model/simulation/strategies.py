@@ -84,7 +84,7 @@ def _projected_life_h(load_kw: np.ndarray, energy_kwh: np.ndarray) -> np.ndarray
 def _energy_at_start_kwh(world: World) -> np.ndarray:
     """Usable battery energy plus the usable energy of the EVs parked at t = 0, per site (kWh at the bus)."""
     battery = world.battery.usable_kwh(world.battery.initial_kwh)
-    parked = world.parked[:, 0] if world.n_steps else np.zeros(world.n_ev, dtype=bool)
+    parked = world.present[:, 0] if world.n_steps else np.zeros(world.n_ev, dtype=bool)  # there at t = 0 (no look-ahead on departures)
     ev = np.where(parked, world.evs.usable_kwh(world.evs.initial_kwh), 0.0)
     return battery + np.bincount(world.evs.site, weights=ev, minlength=world.n_site)
 
