@@ -11,7 +11,9 @@ SINR instead of the nominal radius (which the plan sees too) and the per-EV
 limit moved to the EV battery; the paper run then became 30 min long
 (``msrc-30min.json``) to keep the suite fast. ``small.json`` and ``msrc-30min.json`` were recorded
 again when Stage 1 began to choose each normal site's carrier set, Stage 1 to solve to the MIP gap
-and the radio problem to round its carriers and re-solve with them fixed. A change that alters what the simulator,
+and the radio problem to round its carriers and re-solve with them fixed. ``plan-small-2h.json`` was recorded again
+when the V2G cost term began to be scaled by a fixed reference price instead of the largest posted one (the two
+simulated runs did not change). A change that alters what the simulator,
 the controller or the plan decide shows up here. Runs are compared to solver tolerance: floats to 1e-6
 relative, counts exactly.
 """

@@ -281,6 +281,11 @@ class Pricing(Section):
     base_price_per_kwh: float = quantity(0.5, "currency/kWh", "rho_base: nominal price of V2G energy.", ge=0)
     urgency_alpha: float = Field(2.0, gt=0, description="alpha_urg: urgency coefficient (dimensionless).")
     urgency_tau_h: float = quantity(1.5, "h", "tau: urgency time scale.", gt=0)
+    cost_reference_per_kwh: float = quantity(
+        1.5, "currency/kWh",
+        "Price that scales the V2G cost term of Eqs. 18 and 27 to [0, 1] per kWh: the cost is divided by it x P_V2X x N x H, a fixed amount, so a higher posted price weighs more against survival and service. Default: the paper's highest price, rho_base (1 + alpha).",
+        gt=0,
+    )
 
 
 # ---------------------------------------------------------------- traffic

@@ -43,7 +43,7 @@ REQUIRED_INPUTS = (
     "pair_in_assisted_radius", "pair_in_normal_radius", "pair_max_rate_mbps", "pair_rank", "pair_site",
     "pair_user", "power_deep_sleep_kw", "power_dl_traffic_kw_per_mbps", "power_dl_utilisation_kw",
     "power_feeder_loss_kw_per_db", "power_scale", "power_standby_kw", "power_static_kw",
-    "power_tx_power_kw_per_w", "power_ul_traffic_kw_per_mbps", "power_ul_utilisation_kw", "price_base_per_kwh",
+    "power_tx_power_kw_per_w", "power_ul_traffic_kw_per_mbps", "power_ul_utilisation_kw", "price_base_per_kwh", "price_cost_reference_per_kwh",
     "price_urgency_alpha", "price_urgency_tau_h", "ranked_rx_dbm", "ranked_site", "residual_interference_dbm",
     "sectors_per_site", "sinr_min_db", "tx_power_w", "uplink_ratio", "user_class", "user_covered", "user_weight",
 )

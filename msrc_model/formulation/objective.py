@@ -10,7 +10,7 @@ survival
 service
     sum_{t,u} w_u r_u / D_u  /  (T sum_u w_u): the weighted satisfaction ratio;
 v2g_cost
-    sum_{t,e} rho_e(t) P_e(t) Delta t  /  (max rho x P^V2X,max x N x horizon);
+    sum_{t,e} rho_e(t) P_e(t) Delta t  /  (rho_ref x P^V2X,max x N x horizon), rho_ref = pricing.cost_reference_per_kwh;
 mode_switching
     sum_{t,i,m} theta_{i,m}(t)  /  (N T): mode entries per site and step.
 """
@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from ..physics import battery_floor_kwh, peak_supply_kw
+from ..physics import battery_floor_kwh, peak_supply_kw, v2g_cost_scale_per_h
 from .context import Context, pick, total_by, with_block_semantics
 from .linearise import add_tangent_cuts
 
@@ -73,7 +73,7 @@ def objective_terms(ctx: Context) -> dict[str, object]:
 
     cost = v2g_cost_expression(ctx)
     if cost is not None:
-        scale = float(data.price_per_kwh.max()) * max(float(data.ev_v2x_limit_kw), 1e-9) * n_sites * horizon_h
+        scale = v2g_cost_scale_per_h(data) * horizon_h
         terms["v2g_cost"] = cost / scale
     if "mode_switch" in ctx.variables:
         terms["mode_switching"] = ctx.variables["mode_switch"].sum() / (n_sites * steps)

@@ -485,6 +485,9 @@ def build_inputs(scenario: Scenario, trial: int = 0) -> xr.Dataset:
         "price_base_per_kwh": _var((), scenario.pricing.base_price_per_kwh, "currency/kWh", "rho_base (Eq. 16)"),
         "price_urgency_alpha": _var((), scenario.pricing.urgency_alpha, "1", "alpha_urg (Eq. 16)"),
         "price_urgency_tau_h": _var((), scenario.pricing.urgency_tau_h, "h", "tau (Eq. 16)"),
+        "price_cost_reference_per_kwh": _var(
+            (), scenario.pricing.cost_reference_per_kwh, "currency/kWh", "price that scales the V2G cost term (Eqs. 18, 27)"
+        ),
         "power_scale": _var((), scenario.power.scale, "1", "calibration factor on site power"),
         "power_deep_sleep_kw": _var((), scenario.power.deep_sleep_kw, "kW", "P_sleep (Eq. 4)"),
         "sectors_per_site": _var((), scenario.network.sectors_per_site, "1", "sectors per site (Eq. 4)"),

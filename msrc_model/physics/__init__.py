@@ -28,7 +28,7 @@ from .power import (
     site_power_ceiling_kw,
     site_power_kw,
 )
-from .price import remaining_time_h, v2g_price_per_kwh
+from .price import remaining_time_h, v2g_cost_scale_per_h, v2g_price_per_kwh
 from .service import (
     RadioChannel,
     best_servers,
@@ -85,5 +85,6 @@ __all__ = [
     "remaining_time_h",
     "site_power_kw",
     "usable_energy_kwh",
+    "v2g_cost_scale_per_h",
     "v2g_price_per_kwh",
 ]

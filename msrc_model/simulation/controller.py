@@ -53,7 +53,7 @@ import xarray as xr
 from ..config.scenario import Scenario
 from ..formulation import model_data, with_block_semantics
 from ..formulation.site_level import site_level_data
-from ..physics import DARK, HELPING, NORMAL, awake, needs_helper, peak_supply_kw
+from ..physics import DARK, HELPING, NORMAL, awake, needs_helper, peak_supply_kw, v2g_cost_scale_per_h
 from ..problems.solve import highs_options, solve_model
 from ..problems.stages import build_dispatch, build_stage1, build_stage2
 from .simulator import Decision, SolverEvent, State, World
@@ -396,7 +396,7 @@ class MSRCController:
             return
         inputs = w.inputs
         peak = peak_supply_kw(inputs)
-        cost_scale = float(self.price.max()) * max(w.evs.v2x_limit_kw, 1e-9) * w.n_site
+        cost_scale = v2g_cost_scale_per_h(inputs)  # as Eq. 18's cost term
         model = build_dispatch(
             load, battery_available, ev_available, self.price, self.weights, battery_scale_kw=peak, cost_scale=cost_scale,
             battery_room_kw=battery_room,
