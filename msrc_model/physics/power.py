@@ -98,6 +98,7 @@ class SitePowerModel:
     ) -> np.ndarray:
         """(site,) kW, see :func:`site_power_kw`."""
         band_on = np.asarray(band_on, dtype=bool)
+        asleep, dark = np.asarray(asleep, dtype=bool), np.asarray(dark, dtype=bool)  # 0/1 flags too: ~ on integers flips bits
         if utilisation is None:
             utilisation = np.minimum(band_traffic / self.capacity_mbps, 1.0)
         bands = band_on * (self.active_kw + self.utilisation_kw * utilisation + self.traffic_kw_per_mbps * band_traffic)
