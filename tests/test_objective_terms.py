@@ -11,7 +11,7 @@ from __future__ import annotations
 import linopy
 import numpy as np
 import pytest
-from test_objectives import FLOOR_KWH, site_array, solve, tiny_inputs, weights
+from test_objectives import FLOOR_KWH, radio_data, site_array, solve, tiny_inputs, weights  # noqa: F401 (radio_data: a fixture)
 
 from msrc_model.formulation import add_msrc, block_semantics, model_data
 from msrc_model.formulation.site_level import site_level_data
@@ -89,3 +89,31 @@ def test_objective_constraints_carry_their_equation_names(three_step_data):
     for name in ("eq18_alive_needs_every_site", "eq18_alive_until_first_failure", "eq18_alive_at_start", "eq26_min_over_sites"):
         assert f"msrc-{name}" in names, name
     assert "msrc-network_alive" in model.variables and "msrc-eq26_min_remaining_time" in model.variables
+
+
+def test_eq18_reads_only_the_weights_it_is_given(three_step_data):
+    """A weights mapping naming only survival is Eq. 18 with the other terms left out (no default weight of 1)."""
+    model, block = eq18_block(three_step_data)
+    with block_semantics():
+        objective = block.eq18({"survival": 1.0})
+        model.add_objective(objective - float(objective.const), sense="max", overwrite=True)
+    report = solve(model)
+    assert report.objective == pytest.approx(float(block.objective_terms()["survival"].solution), abs=1e-9)
+    assert report.objective == pytest.approx(1.0, abs=1e-9)  # alive for the whole 2 h
+
+
+def test_eq27_utility_variable_and_its_tangent_cuts(radio_data):
+    """Eq. 27's phi_u in [0, log 2] per user and step, one tangent cut per breakpoint a caller gives (default six)."""
+    from msrc_model.problems.stages import build_stage2
+
+    from test_objectives import normal_modes
+
+    for breakpoints, cuts in ((None, 6), ((0.0, 0.5, 1.0), 3)):
+        model, block = build_stage2(radio_data, normal_modes(radio_data), weights(service=1.0), breakpoints=breakpoints)
+        phi = model.variables["msrc-eq27_utility"]
+        assert dict(phi.sizes) == {"user": radio_data.sizes["user"], "time": 1}
+        assert float(phi.lower.min()) == 0.0 and float(phi.upper.max()) == pytest.approx(np.log(2.0))
+        tangents = [name for name in model.constraints if "eq27_tangent_cuts" in name]
+        assert tangents, list(model.constraints)
+        rows = sum(int((model.constraints[name].labels >= 0).sum()) for name in tangents)
+        assert rows == cuts * radio_data.sizes["user"]
