@@ -11,10 +11,11 @@ from __future__ import annotations
 import linopy
 import numpy as np
 import pytest
-from test_objectives import FLOOR_KWH, radio_data, site_array, solve, tiny_inputs, weights  # noqa: F401 (radio_data: a fixture)
+from test_objectives import FLOOR_KWH, normal_modes, site_array, solve, tiny_inputs, weights
 
 from msrc_model.formulation import add_msrc, block_semantics, model_data
 from msrc_model.formulation.site_level import site_level_data
+from msrc_model.problems.stages import build_stage2
 
 STEPS_S = [1800.0, 1800.0, 3600.0]  # 0.5 h, 0.5 h, 1 h
 
@@ -23,6 +24,13 @@ STEPS_S = [1800.0, 1800.0, 3600.0]  # 0.5 h, 0.5 h, 1 h
 def three_step_data(tmp_path_factory):
     inputs = tiny_inputs(tmp_path_factory.mktemp("three"), [("A", 0, 0), ("B", 500, 0)], users=6)
     return site_level_data(model_data(inputs, steps_s=STEPS_S))
+
+
+@pytest.fixture(scope="module")
+def radio_data(tmp_path_factory):
+    """One site, four users, one 30-s step (the radio problem's data)."""
+    inputs = tiny_inputs(tmp_path_factory.mktemp("radio"), [("A", 0, 0)], users=4)
+    return model_data(inputs, step_s=30, max_duration_s=30)
 
 
 def eq18_block(data):
@@ -104,10 +112,6 @@ def test_eq18_reads_only_the_weights_it_is_given(three_step_data):
 
 def test_eq27_utility_variable_and_its_tangent_cuts(radio_data):
     """Eq. 27's phi_u in [0, log 2] per user and step, one tangent cut per breakpoint a caller gives (default six)."""
-    from msrc_model.problems.stages import build_stage2
-
-    from test_objectives import normal_modes
-
     for breakpoints, cuts in ((None, 6), ((0.0, 0.5, 1.0), 3)):
         model, block = build_stage2(radio_data, normal_modes(radio_data), weights(service=1.0), breakpoints=breakpoints)
         phi = model.variables["msrc-eq27_utility"]
