@@ -464,7 +464,7 @@ def test_stage1_service_term_prefers_every_carrier_and_survival_the_cheapest(lon
 
     # survival weight only: the least power keeps the most energy
     power = data.site_carrier_set_power_kw.sel(site="A")
-    assert str(power.carrier_set.values[int(power.argmin())]) == single
+    assert str(power.carrier_set.values[int(np.argmin(power.values))]) == single
     problem = stage1(data, weights(survival=1.0))
     solve(problem.model)
     assert chosen_set(problem) == [single, single]
