@@ -24,7 +24,7 @@ from msrc_model.config.loader import load_scenario
 from msrc_model.inputs import build_inputs
 from msrc_model.physics import ASSISTED, DARK, NORMAL, SLEEP
 from msrc_model.simulation.metrics import outage_metrics
-from msrc_model.simulation.simulator import Decision, Record, SolverEvent, State, World, simulate
+from msrc_model.simulation.simulator import Decision, SolverEvent, State, World, simulate
 
 from conftest import REPO
 from test_metrics import awake_record, hand_world, main_case
