@@ -118,6 +118,21 @@ def with_evs(inputs: xr.Dataset, evs: list[dict]) -> xr.Dataset:
     return ds
 
 
+def set_hand_users(ds: xr.Dataset, base: xr.Dataset, demand, user_class, ranked, rx) -> None:
+    """Set the per-user fields of hand inputs: demand (Mbit/s) and class, the class's SLA rate and weight,
+    the ranked sites with their received power (dBm), noise 0 dBm (1 mW), no residual interference."""
+    n = len(demand)
+    ds["noise_dbm"] = ("band", np.zeros(4))
+    ds["demand_mbps"] = ("user", demand)
+    ds["user_class"] = ("user", user_class)
+    ds["min_rate_mbps"] = ("user", demand * base.class_min_rate_fraction.values[user_class])
+    ds["user_weight"] = ("user", base.class_weight.values[user_class])
+    ds["user_covered"] = ("user", np.ones(n, dtype=bool))
+    ds["ranked_site"] = (("user", "site_rank"), ranked)
+    ds["ranked_rx_dbm"] = (("user", "site_rank", "band"), rx)
+    ds["residual_interference_dbm"] = (("user", "band"), np.full((n, 4), -np.inf))
+
+
 def hand_inputs(
     base: xr.Dataset,
     users: list[tuple[int, float]] = ((BEST_EFFORT, 1.0),),
@@ -141,15 +156,7 @@ def hand_inputs(
     rx = np.empty((n, 2, 4))
     rx[:, 0, :], rx[:, 1, :] = NEAR_DBM, FAR_DBM
     ds = ds.assign_coords(user=np.arange(n), pair=np.arange(2 * n), site_rank=np.arange(2))
-    ds["noise_dbm"] = ("band", np.zeros(4))
-    ds["demand_mbps"] = ("user", demand)
-    ds["user_class"] = ("user", user_class)
-    ds["min_rate_mbps"] = ("user", demand * base.class_min_rate_fraction.values[user_class])
-    ds["user_weight"] = ("user", base.class_weight.values[user_class])
-    ds["user_covered"] = ("user", np.ones(n, dtype=bool))
-    ds["ranked_site"] = (("user", "site_rank"), ranked)
-    ds["ranked_rx_dbm"] = (("user", "site_rank", "band"), rx)
-    ds["residual_interference_dbm"] = (("user", "band"), np.full((n, 4), -np.inf))
+    set_hand_users(ds, base, demand, user_class, ranked, rx)
     ds["pair_user"] = ("pair", np.repeat(np.arange(n), 2))
     ds["pair_site"] = ("pair", ranked.ravel())
     ds["pair_rank"] = ("pair", np.tile([0, 1], n))

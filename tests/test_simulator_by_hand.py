@@ -27,6 +27,7 @@ from msrc_model.simulation.metrics import outage_metrics
 from msrc_model.simulation.simulator import Decision, SolverEvent, State, World, simulate
 
 from conftest import REPO
+from test_energy_accounting import set_hand_users
 from test_metrics import awake_record, hand_world, main_case
 
 SMALL = REPO / "models" / "small.yaml"
@@ -94,15 +95,7 @@ def hand_inputs(base: xr.Dataset, users: list[dict], evs: list[dict] = (), batte
     user_class = np.array([u["cls"] for u in users], dtype=np.int64)
     demand = np.array([u["demand"] for u in users], dtype=float)
     ds = ds.assign_coords(user=np.arange(n), pair=np.arange(len(pair_user)), site_rank=np.arange(2), ev=np.arange(len(evs)))
-    ds["noise_dbm"] = ("band", np.zeros(4))
-    ds["demand_mbps"] = ("user", demand)
-    ds["user_class"] = ("user", user_class)
-    ds["min_rate_mbps"] = ("user", demand * base.class_min_rate_fraction.values[user_class])
-    ds["user_weight"] = ("user", base.class_weight.values[user_class])
-    ds["user_covered"] = ("user", np.ones(n, dtype=bool))
-    ds["ranked_site"] = (("user", "site_rank"), ranked)
-    ds["ranked_rx_dbm"] = (("user", "site_rank", "band"), rx)
-    ds["residual_interference_dbm"] = (("user", "band"), np.full((n, 4), -np.inf))
+    set_hand_users(ds, base, demand, user_class, ranked, rx)
     ds["pair_user"] = ("pair", np.array(pair_user, dtype=np.int64))
     ds["pair_site"] = ("pair", np.array(pair_site, dtype=np.int64))
     ds["pair_rank"] = ("pair", np.array(pair_rank, dtype=np.int64))
