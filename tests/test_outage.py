@@ -12,7 +12,7 @@ from msrc_model.inputs import build_inputs
 from msrc_model.config.loader import load_scenario
 from msrc_model.simulation.outage import run_outage
 from msrc_model.simulation.simulator import State, World
-from msrc_model.problems.stages import build_dispatch
+from msrc_model.problems.stages import DispatchProblem, build_dispatch
 from msrc_model.problems.solve import solve_model
 from msrc_model.simulation.strategies import Independent
 
@@ -202,6 +202,36 @@ def test_stage2_reuse_is_identical_to_solving_again():
         solutions.append(model.variables["ev_power"].solution.values)
     np.testing.assert_array_equal(solutions[0], solutions[1])
     np.testing.assert_allclose(solutions[0] + 0, np.minimum(load, [7.0, 0, 0, 3.0, 7.0, 0, 1.0]))  # V2G is cheaper than battery here
+
+
+def test_dispatch_kept_in_highs_equals_a_fresh_build_at_every_step():
+    """The dispatch built once and updated per step (loads, limits, room, prices) gives a fresh build's solution."""
+    weights = {"survival": 0.5, "service": 0.3, "v2g_cost": 0.1, "mode_switching": 0.1}
+    rng = np.random.default_rng(3)
+    n = 7
+    kept = DispatchProblem(n, weights, battery_scale_kw=70.0, cost_scale=10.5)
+    options = {"output_flag": False}
+    requests = []
+    for step in range(6):
+        battery = rng.uniform(0.0, 6.0, n)
+        ev = rng.uniform(0.0, 7.0, n) * (rng.random(n) < 0.7)
+        load = np.minimum(rng.uniform(0.0, 5.0, n), battery + ev)  # the controller clips the load so
+        if step == 5:
+            load[0] = battery[0] + ev[0] + 1.0  # ... except here: both builds must call it infeasible
+        price = rng.uniform(0.1, 8.0, n)  # around the break-even price of V2G against the battery
+        room = rng.uniform(0.0, 3.0, n) if step % 2 else None
+        fresh = build_dispatch(load, battery, ev, price, weights, battery_scale_kw=70.0, cost_scale=10.5, battery_room_kw=room)
+        a = solve_model(fresh, options)
+        b = kept.solve(load, battery, ev, price, options, battery_room_kw=room)
+        assert a.termination == b.termination
+        if a.has_solution:
+            assert b.objective == pytest.approx(a.objective, rel=1e-9, abs=1e-12)
+            np.testing.assert_allclose(
+                kept.model.variables["ev_power"].solution.values, fresh.variables["ev_power"].solution.values, atol=1e-9
+            )
+            requests.append(kept.model.variables["ev_power"].solution.values.copy())
+    assert kept.solver.rebuilds == 0
+    assert len(requests) == 5 and not np.allclose(requests[0], requests[-1])
 
 
 @pytest.mark.parametrize("plan_arrivals", [False, True])

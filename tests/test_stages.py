@@ -8,7 +8,7 @@ import xarray as xr
 
 from msrc_model.formulation import model_data
 from msrc_model.problems.plan import block_results
-from msrc_model.problems.solve import solve_model
+from msrc_model.problems.solve import PersistentSolver, solve_model
 from msrc_model.problems.stages import build_stage1, build_stage2
 
 WEIGHTS = {"survival": 0.5, "service": 0.3, "v2g_cost": 0.1, "mode_switching": 0.1}
@@ -146,6 +146,43 @@ def test_stage1_state_set_through_handles_equals_a_fresh_build():
     # the dark site's Eq. 26 rows are off, with a finite right-hand side
     rhs = updated.handles.eq26_min_over_sites.rhs
     assert np.isfinite(rhs).all() and bool((rhs.sel(site=sites[2]) == updated.handles.eq26_off_rhs.sel(site=sites[2])).all())
+
+
+def test_stage1_kept_in_highs_between_calls_equals_a_fresh_build():
+    """The Stage-1 model kept built in HiGHS (only bounds and right-hand sides passed on) solves each new state as a fresh build."""
+    inputs, data = _small_stage1_data()
+    sites = data.site
+    grid = {"site": sites, "time": data.time}
+    options = {**OPTIONS, "mip_rel_gap": 1e-6}
+    zeros = xr.DataArray(np.zeros((sites.size, 3)), coords=grid)
+    kept = build_stage1(
+        data, WEIGHTS, initial_battery_kwh=xr.DataArray(np.full(sites.size, 16.0), coords={"site": sites}),
+        ev_fleet=(zeros, zeros), dark=xr.DataArray(np.zeros(sites.size, dtype=bool), coords={"site": sites}),
+        integer_blocks=1, every_step=True,
+    )
+    solver = PersistentSolver(kept.model)
+    rng = np.random.default_rng(7)
+    objectives = []
+    for call in range(4):
+        battery = xr.DataArray(rng.uniform(4.5, 16.0, sites.size), coords={"site": sites})
+        dark = xr.DataArray(np.arange(sites.size) == call, coords={"site": sites}) if call else xr.zeros_like(battery, dtype=bool)
+        mode_before = xr.DataArray(rng.integers(0, 4, sites.size), coords={"site": sites}).where(~dark, 4)
+        fleet = (xr.DataArray(rng.uniform(0.0, 7.0, (sites.size, 3)), coords=grid), xr.DataArray(np.cumsum(rng.uniform(0.0, 4.0, (sites.size, 3)), axis=1), coords=grid))
+        fresh = build_stage1(
+            data, WEIGHTS, initial_battery_kwh=battery, ev_fleet=fleet, initial_mode=mode_before,
+            dark=dark, integer_blocks=1, every_step=True,
+        )
+        kept.set_state(battery_kwh=battery, ev_fleet=fleet, dark=dark, mode_before=mode_before)
+        a, b = solve_model(fresh.model, options), solver.solve(options)
+        assert a.termination == b.termination == "optimal"
+        assert b.objective == pytest.approx(a.objective, rel=1e-5, abs=1e-6)
+        energy_a = fresh.block.variables["battery_energy"].solution
+        energy_b = kept.block.variables["battery_energy"].solution
+        assert float(energy_b.isel(time=0).sum()) == pytest.approx(float(energy_a.isel(time=0).sum()), rel=1e-6)
+        assert bool((kept.block.variables["dark"].solution.values[dark.values] == 1).all())
+        objectives.append(b.objective)
+    assert solver.rebuilds == 0  # every call changed only data: HiGHS kept its model
+    assert len(set(np.round(objectives, 6))) == len(objectives)  # each state is a different problem
 
 
 def test_loosest_rhs_switches_a_row_off():

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import linopy
+from linopy import solvers as linopy_solvers
 
 from ..config.scenario import Solver
 
@@ -75,6 +76,43 @@ def highs_options(solver: Solver, time_limit_s: float | None = None, mip_gap: fl
     return options
 
 
+class PersistentSolver:
+    """A linopy model kept built in HiGHS between solves.
+
+    The model is passed to HiGHS once; each :meth:`solve` hands HiGHS only
+    what changed in the linopy model since the last one (bounds, right-hand
+    sides, coefficients, objective: linopy's persistent solver interface)
+    and writes the solution back onto the model's variables, as
+    :func:`solve_model` does. A change of structure (a new variable or
+    constraint, a new sparsity pattern) makes linopy build the HiGHS model
+    again; :attr:`rebuilds` counts those.
+    """
+
+    def __init__(self, model: linopy.Model) -> None:
+        self.model = model
+        self.solver: linopy_solvers.Solver | None = None
+
+    @property
+    def rebuilds(self) -> int:
+        """How many times the HiGHS model was built again after the first build."""
+        return 0 if self.solver is None else int(self.solver._rebuilds)
+
+    def solve(self, options: dict[str, Any]) -> SolveReport:
+        """Solve with ``options`` (HiGHS option names) and report as :func:`solve_model` (no conflict analysis)."""
+        start = time.perf_counter()
+        with _quiet_stdout():
+            if self.solver is None:
+                self.solver = linopy_solvers.Solver.from_name("highs", self.model, io_api="direct", track_updates=True)
+            else:
+                self.solver.update(self.model)
+            highs = self.solver.solver_model
+            for key, value in options.items():
+                highs.setOptionValue(key, value)
+            result = self.solver.solve()
+            self.model.assign_result(result, solver=self.solver)
+        return _report(self.model, str(self.model.status), str(self.model.termination_condition), time.perf_counter() - start)
+
+
 def solve_model(model: linopy.Model, options: dict[str, Any], diagnose: bool = True) -> SolveReport:
     """Solve with HiGHS through linopy's direct interface and report the outcome.
 
@@ -85,8 +123,16 @@ def solve_model(model: linopy.Model, options: dict[str, Any], diagnose: bool = T
     start = time.perf_counter()
     with _quiet_stdout():
         status, termination = model.solve(solver_name="highs", io_api="direct", **options)
-    elapsed = time.perf_counter() - start
-    report = SolveReport(str(status), str(termination), has_solution=False, solve_time_s=elapsed)
+    report = _report(model, str(status), str(termination), time.perf_counter() - start)
+    if report.termination == "infeasible" and diagnose:
+        with _quiet_stdout():
+            report.conflicts = infeasible_constraints(model)
+    return report
+
+
+def _report(model: linopy.Model, status: str, termination: str, elapsed: float) -> SolveReport:
+    """The :class:`SolveReport` of the solve whose HiGHS model ``model`` holds."""
+    report = SolveReport(status, termination, has_solution=False, solve_time_s=elapsed)
     highs = model.solver_model
     if highs is not None:
         info = highs.getInfo()
@@ -95,9 +141,6 @@ def solve_model(model: linopy.Model, options: dict[str, Any], diagnose: bool = T
         if model.type.startswith("MI") or "I" in model.type:
             report.dual_bound = float(info.mip_dual_bound)
             report.gap = float(info.mip_gap) if report.has_solution else float("nan")
-    if report.termination == "infeasible" and diagnose:
-        with _quiet_stdout():
-            report.conflicts = infeasible_constraints(model)
     return report
 
 

@@ -10,7 +10,7 @@ and solved by HiGHS.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import linopy
 import numpy as np
@@ -20,6 +20,7 @@ import xarray as xr
 from ..formulation import MSRCBlock, add_msrc
 from ..formulation.context import loosest_rhs, with_block_semantics
 from ..formulation.data import coverage_in_modes, mode_onehot
+from .solve import PersistentSolver, SolveReport
 
 
 def usable_pairs(data: xr.Dataset, modes: xr.DataArray) -> xr.Dataset:
@@ -97,11 +98,19 @@ class Stage1Handles:
 
 @dataclass
 class Stage1Problem:
-    """The Stage-1 model, built once, and the handles through which each call sets its state."""
+    """The Stage-1 model, built once, the handles through which each call sets its state, and its solver."""
 
     model: linopy.Model
     block: MSRCBlock
     handles: Stage1Handles
+    solver: PersistentSolver = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.solver = PersistentSolver(self.model)
+
+    def solve(self, options: dict) -> SolveReport:
+        """Solve from the state last set; HiGHS keeps the model between calls and gets only what changed."""
+        return self.solver.solve(options)
 
     @with_block_semantics
     def set_state(
@@ -226,3 +235,45 @@ def build_dispatch(
         weights["survival"] * battery.sum() / battery_scale_kw + weights["v2g_cost"] * (price * ev).sum() / cost_scale, sense="min"
     )
     return model
+
+
+class DispatchProblem:
+    """The Stage-2 energy dispatch (:func:`build_dispatch`) built once and solved again and again.
+
+    Each :meth:`solve` sets the step's loads, limits and prices as bounds,
+    right-hand sides and objective coefficients and passes only those to
+    the HiGHS model kept alive between calls (:class:`~msrc_model.problems.solve.PersistentSolver`).
+    """
+
+    def __init__(self, n_sites: int, weights: dict[str, float], *, battery_scale_kw: float, cost_scale: float) -> None:
+        zeros = np.zeros(n_sites)
+        self.weights = weights
+        self.battery_scale_kw = battery_scale_kw
+        self.cost_scale = cost_scale
+        self.model = build_dispatch(zeros, zeros, zeros, zeros, weights, battery_scale_kw=battery_scale_kw, cost_scale=cost_scale)
+        self.solver = PersistentSolver(self.model)
+
+    @with_block_semantics
+    def solve(
+        self,
+        load_kw: np.ndarray,
+        battery_available_kw: np.ndarray,
+        ev_available_kw: np.ndarray,
+        price_per_kwh: np.ndarray,
+        options: dict,
+        battery_room_kw: np.ndarray | None = None,
+    ) -> SolveReport:
+        """Solve the dispatch for one step (arguments as :func:`build_dispatch`, kW and currency/kWh per site)."""
+        model = self.model
+        battery, ev = model.variables["battery_power"], model.variables["ev_power"]
+        site = battery.indexes["site"]
+        room = np.zeros(len(load_kw)) if battery_room_kw is None else np.asarray(battery_room_kw, dtype=float)
+        battery.update(lower=xr.DataArray(-room, coords=[site]), upper=xr.DataArray(np.asarray(battery_available_kw, dtype=float), coords=[site]))
+        ev.update(upper=xr.DataArray(np.asarray(ev_available_kw, dtype=float), coords=[site]))
+        model.constraints["eq17_power_balance"].update(rhs=xr.DataArray(np.asarray(load_kw, dtype=float), coords=[site]))
+        price = xr.DataArray(np.asarray(price_per_kwh, dtype=float), coords=[site])
+        model.add_objective(
+            self.weights["survival"] * battery.sum() / self.battery_scale_kw + self.weights["v2g_cost"] * (price * ev).sum() / self.cost_scale,
+            sense="min", overwrite=True,
+        )
+        return self.solver.solve(options)

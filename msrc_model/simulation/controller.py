@@ -24,7 +24,7 @@ weights). The first block's modes and links are applied.
   are the modes, links and dark sites only, so
   it is solved again only when one of them changes; otherwise the previous
   solution is the solution (same inputs, same deterministic solve).
-* the energy dispatch, :func:`msrc_model.problems.stages.build_dispatch`: battery and
+* the energy dispatch, :class:`msrc_model.problems.stages.DispatchProblem` (built once): battery and
   V2G power per site from the load the radio decision draws, what the
   battery and the *currently parked* EVs can give, and the V2G price posted
   at the last Stage-1 call (Eq. 16). It is solved again whenever one of these
@@ -55,7 +55,7 @@ from ..formulation import model_data, with_block_semantics
 from ..formulation.site_level import site_level_data
 from ..physics import DARK, HELPING, NORMAL, awake, needs_helper, peak_supply_kw, v2g_cost_scale_per_h
 from ..problems.solve import highs_options, solve_model
-from ..problems.stages import build_dispatch, build_stage1, build_stage2
+from ..problems.stages import DispatchProblem, build_stage1, build_stage2
 from .simulator import Decision, SolverEvent, State, World
 
 
@@ -120,6 +120,10 @@ class MSRCController:
         self.radio_build_times: list[float] = []
         self.dispatch_times: list[float] = []
         self.dispatch_reused = 0
+        # built once: each step changes only its loads, limits and prices (the cost term scaled as Eq. 18's)
+        self.dispatch_problem = DispatchProblem(
+            world.n_site, self.weights, battery_scale_kw=peak_supply_kw(inputs), cost_scale=v2g_cost_scale_per_h(inputs)
+        )
         self.split_users: list[float] = []
         self._build_stage1()
 
@@ -199,7 +203,7 @@ class MSRCController:
         w = self.world
         started = _time.perf_counter()
         problem = self.stage1_problem
-        model, block = problem.model, problem.block
+        block = problem.block
         power, energy = self.ev_forecast(state)
         times = self.data1.time.values
         problem.set_state(
@@ -212,7 +216,7 @@ class MSRCController:
         limit = self.scenario.controller.stage1_time_limit_s
         if any(abs(state.time_s - t) < 1e-9 for t in self.fail_stage1_at_s):
             limit = 1e-6
-        report = solve_model(model, self._options(limit, self.scenario.controller.stage1_solution_limit))
+        report = problem.solve(self._options(limit, self.scenario.controller.stage1_solution_limit))
         self.stage1_times.append(report.solve_time_s)
         self.stage1_gaps.append(report.gap if report.gap is not None else np.nan)
         self.stage1_bounds.append(report.dual_bound)
@@ -394,19 +398,16 @@ class MSRCController:
         if key == self.dispatch_key:
             self.dispatch_reused += 1
             return
-        inputs = w.inputs
-        peak = peak_supply_kw(inputs)
-        cost_scale = v2g_cost_scale_per_h(inputs)  # as Eq. 18's cost term
-        model = build_dispatch(
-            load, battery_available, ev_available, self.price, self.weights, battery_scale_kw=peak, cost_scale=cost_scale,
+        problem = self.dispatch_problem
+        report = problem.solve(
+            load, battery_available, ev_available, self.price, self._options(self.scenario.controller.stage2_time_limit_s),
             battery_room_kw=battery_room,
         )
-        report = solve_model(model, self._options(self.scenario.controller.stage2_time_limit_s))
         self.dispatch_times.append(report.solve_time_s)
         if not report.has_solution:
             self.events.append(SolverEvent(state.time_s, "dispatch", report.message))
             return
-        self.ev_request = model.variables["ev_power"].solution.values
+        self.ev_request = problem.model.variables["ev_power"].solution.values
         self.dispatch_key = key
 
     # ------------------------------------------------------------------ Algorithm 1
