@@ -57,6 +57,37 @@ def describe(name: str, values) -> str:
     return f"{name}: {values.size} calls, median {np.median(values):.2f} s, max {values.max():.2f} s"
 
 
+def where_the_time_goes(results, wall_s: float) -> str:
+    """Split the run's wall time: per strategy its decisions and the simulator's own step; for msrc each stage's build, update and solve."""
+
+    def total(values) -> float:
+        values = np.asarray(values, dtype=float)
+        return float(np.nansum(values))
+
+    lines = ["where the time goes (s):"]
+    runs = 0.0
+    for strategy in results.strategy.values:
+        r = results.sel(strategy=strategy)
+        run, decide = float(r.run_time), total(r.decide_time.values)
+        runs += run
+        lines.append(f"  {strategy:12} run {run:7.1f} = decisions {decide:7.1f} + set-up, simulator step and metrics {run - decide:6.1f}")
+    r = results.sel(strategy="msrc")
+    lines.append(f"    msrc {'Stage 1 model build (set-up)':28} {total(r.stage1_model_build_time.values):7.1f}")
+    parts = {
+        "Stage 1 data updates": total(r.stage1_update_time.values),
+        "Stage 1 solves": total(r.stage1_solve_time.values),
+        "Stage 2 radio builds": total(r.stage2_build_time.values),
+        "Stage 2 radio solves": total(r.stage2_solve_time.values),
+        "Stage 2 dispatch solves": total(r.dispatch_solve_time.values),
+    }
+    for name, seconds in parts.items():
+        lines.append(f"    msrc {name:28} {seconds:7.1f}")
+    rest = total(r.decide_time.values) - sum(parts.values())
+    lines.append(f"    msrc {'controller arithmetic (rest)':28} {rest:7.1f}")
+    lines.append(f"  start-up, inputs and file I/O {wall_s - runs:7.1f} (wall time less the strategies' runs)")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--ratio", action="store_true", help="also compare the online controller with the plan (about 2 min more)")
@@ -89,6 +120,7 @@ def main() -> None:
             print("  " + describe("Stage 2 dispatch solve", msrc.dispatch_solve_time.values))
             gaps = msrc.stage1_gap.values
             print(f"  Stage 1 gap: median {np.nanmedian(gaps):.1%}, max {np.nanmax(gaps):.1%}; solver fallbacks {int(msrc.solver_fallbacks)}")
+            print(where_the_time_goes(results, wall))
         if args.ratio:
             extra = [arg for item in (args.ratio_set or ["battery.soc_initial=0.4"]) for arg in ("--set", item)]
             online = folder / "small.nc"
