@@ -402,6 +402,10 @@ class Controller(Section):
     stage1_block_h: float = quantity(
         3.0, "h", "Stage-1 planning block: the horizon is cut into blocks of this length; the first block's modes are binary, later blocks plan mode time shares.", gt=0
     )
+    stage1_method: Literal["mip", "lp_rounding"] = Field(
+        "mip",
+        description="How Stage 1 makes the first block's modes binary. mip: HiGHS branch and bound to solver.mip_gap. lp_rounding: every block's modes as time shares (an LP), the first block's shares rounded (a site whose assisted and sleep shares pass 1/2 becomes a client, its eligible neighbour with the largest helping share its helper) and the LP solved again with those modes fixed; the gap recorded is the rounded plan's distance to the LP's bound.",
+    )
     plan_ev_arrivals: bool = Field(
         False,
         description="Count expected EV arrivals (the known rate, mean usable energy) in the Stage-1 EV forecast. Off: Stage 1 plans on the EVs parked now only, since a max-min plan on expected EV energy lets a site run down waiting for an EV that may not come.",

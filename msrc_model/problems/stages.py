@@ -84,6 +84,9 @@ class Stage1Handles:
     eq26_off_rhs:
         The right-hand side that switches a row off: the largest value its left side takes within the
         variable bounds (:func:`msrc_model.formulation.context.loosest_rhs`), finite.
+    mode_first:
+        The binary modes of the first blocks (site x mode x block), when the later blocks plan time shares;
+        bounds: [0, 1], or fixed by :meth:`Stage1Problem.fix_first_modes`.
     """
 
     battery_first_step: linopy.Constraint
@@ -94,6 +97,7 @@ class Stage1Handles:
     eq26_min_over_sites: linopy.Constraint
     eq26_rhs: xr.DataArray
     eq26_off_rhs: xr.DataArray
+    mode_first: linopy.Variable | None = None
 
 
 @dataclass
@@ -111,6 +115,23 @@ class Stage1Problem:
     def solve(self, options: dict) -> SolveReport:
         """Solve from the state last set; HiGHS keeps the model between calls and gets only what changed."""
         return self.solver.solve(options)
+
+    @with_block_semantics
+    def fix_first_modes(self, modes: np.ndarray | None) -> None:
+        """Fix the first block's binary modes to ``modes`` (site codes, :mod:`msrc_model.physics.modes`), or free them (None).
+
+        A site given a code outside 0-3 (dark, or -1) is left free: Eq. 19 decides it.
+        """
+        binary = self.handles.mode_first
+        if binary is None:
+            raise ValueError("this Stage-1 model has no binary first block (build it with integer_blocks)")
+        if modes is None:
+            binary.update(lower=xr.zeros_like(binary.lower), upper=xr.ones_like(binary.upper))
+            return
+        codes = xr.DataArray(np.asarray(modes), dims="site", coords={"site": binary.indexes["site"]})
+        fixed = ((codes >= 0) & (codes < len(binary.indexes["mode"]))) * xr.ones_like(binary.lower)
+        onehot = mode_onehot(codes) * xr.ones_like(binary.lower)
+        binary.update(lower=onehot.where(fixed > 0, 0.0), upper=onehot.where(fixed > 0, 1.0))
 
     @with_block_semantics
     def set_state(
@@ -174,6 +195,7 @@ def build_stage1(
     )
     if power_estimate_kw is None:
         power_estimate_kw = block.data.site_mode_power_kw.sel(mode="normal", drop=True)
+    binary = None
     if integer_blocks is not None and integer_blocks < block.data.sizes["time"]:
         # move blocking: binary modes for the first blocks, mode time shares after them
         mode = block.variables["mode"]
@@ -195,6 +217,7 @@ def build_stage1(
         eq26_min_over_sites=eq26,
         eq26_rhs=eq26.rhs.copy(),
         eq26_off_rhs=loosest_rhs(model, eq26),
+        mode_first=binary,
     )
     return Stage1Problem(model, block, handles)
 

@@ -53,7 +53,7 @@ import xarray as xr
 from ..config.scenario import Scenario
 from ..formulation import model_data, with_block_semantics
 from ..formulation.site_level import site_level_data
-from ..physics import DARK, HELPING, NORMAL, awake, needs_helper, peak_supply_kw, v2g_cost_scale_per_h
+from ..physics import ASSISTED, DARK, HELPING, NORMAL, SLEEP, awake, needs_helper, peak_supply_kw, v2g_cost_scale_per_h
 from ..problems.solve import highs_options, solve_model
 from ..problems.stages import DispatchProblem, build_stage1, build_stage2
 from .simulator import Decision, SolverEvent, State, World
@@ -216,7 +216,11 @@ class MSRCController:
         limit = self.scenario.controller.stage1_time_limit_s
         if any(abs(state.time_s - t) < 1e-9 for t in self.fail_stage1_at_s):
             limit = 1e-6
-        report = problem.solve(self._options(limit, self.scenario.controller.stage1_solution_limit))
+        options = self._options(limit, self.scenario.controller.stage1_solution_limit)
+        if self.scenario.controller.stage1_method == "lp_rounding":
+            report = self._stage1_lp_rounding(problem, options, state.dark)
+        else:
+            report = problem.solve(options)
         self.stage1_times.append(report.solve_time_s)
         self.stage1_gaps.append(report.gap if report.gap is not None else np.nan)
         self.stage1_bounds.append(report.dual_bound)
@@ -239,6 +243,69 @@ class MSRCController:
         links &= ~state.dark[w.edge_helper] & ~state.dark[w.edge_assisted]
         self.mode, self.links = mode, links
         self.carrier_cap = self.stage1_carrier_sets(block, times[0], mode)
+
+    def _stage1_lp_rounding(self, problem, options: dict, dark: np.ndarray):
+        """Stage 1 as an LP with the first block's modes rounded (``controller.stage1_method: lp_rounding``).
+
+        The LP (every block's modes as time shares) bounds the objective; its first-block shares are rounded
+        (:meth:`round_modes`) and the model solved again with those modes fixed. If that is infeasible, it is
+        tried with the sleeping clients assisted instead, then with every site normal. The report's gap is the rounded plan's
+        distance to the LP bound.
+        """
+        started = _time.perf_counter()
+        relaxed = problem.solve({**options, "solve_relaxation": True})
+        if not relaxed.has_solution:
+            return relaxed
+        first = self.data1.time.values[0]
+        shares = problem.block.variables["mode"].solution.sel(time=first).transpose("site", "mode").values
+        report = None
+        candidates = (self.round_modes(shares, dark), self.round_modes(shares, dark, sleep=False), np.where(dark, -1, NORMAL))
+        for candidate in candidates:
+            problem.fix_first_modes(np.where(dark, -1, candidate))
+            report = problem.solve(options)
+            if report.has_solution:
+                break
+        problem.fix_first_modes(None)
+        report.solve_time_s = _time.perf_counter() - started
+        if report.has_solution:
+            report.dual_bound = relaxed.objective
+            report.gap = max(relaxed.objective - report.objective, 0.0) / max(abs(report.objective), 1e-9)
+        return report
+
+    def round_modes(self, shares: np.ndarray, dark: np.ndarray, sleep: bool = True) -> np.ndarray:
+        """(site,) modes from first-block mode shares (site x mode): clients, then enough helpers for each.
+
+        A site whose assisted and sleep shares together pass 1/2 is a client (asleep if its sleep share is the
+        larger and ``sleep``, else assisted). Its eligible neighbours (kappa_ij >= kappa_min, not clients, not
+        dark) become helpers in order of their helping share until the SLA rates they reach (Eq. 10, as Stage 1
+        counts them) cover the client's, at most K_max of them (Eq. 22); a client they cannot cover stays
+        normal. Every other site is normal.
+        """
+        w, data = self.world, self.data1
+        client_share = shares[:, ASSISTED] + shares[:, SLEEP]
+        client = (client_share > 0.5) & ~dark
+        asleep = client & (shares[:, SLEEP] > shares[:, ASSISTED]) & sleep
+        mode = np.where(asleep, SLEEP, np.where(client, ASSISTED, NORMAL))
+        helper, assisted = w.edge_helper, w.edge_assisted
+        arcs = np.flatnonzero(w.kappa_ok & client[assisted] & ~client[helper] & ~dark[helper])
+        # per client, its eligible arcs by falling helping share at the helper (ties: the lower site index)
+        arcs = arcs[np.lexsort((helper[arcs], -shares[helper[arcs], HELPING], assisted[arcs]))]
+        reach = np.where(
+            asleep[assisted[arcs]], data.arc_sla_reach_sleep_mbps.values[arcs], data.arc_sla_reach_assisted_mbps.values[arcs]
+        )
+        need = np.where(asleep, data.site_sla_mbps.values, data.site_sla_outside_mbps.values)
+        group_start = np.r_[True, np.diff(assisted[arcs]) != 0] if arcs.size else np.zeros(0, dtype=bool)
+        rank = np.arange(arcs.size) - np.maximum.accumulate(np.where(group_start, np.arange(arcs.size), 0))
+        cumulative = np.cumsum(reach)
+        before = cumulative - reach - (cumulative - reach)[np.maximum.accumulate(np.where(group_start, np.arange(arcs.size), 0))]
+        # an arc is taken while the helpers before it reach less than the client needs (the first always)
+        taken = ((before < need[assisted[arcs]] - 1e-9) | group_start) & (rank < int(data.max_links))
+        covered = np.bincount(assisted[arcs[taken]], weights=reach[taken], minlength=w.n_site) >= need - 1e-9
+        keep = client & covered
+        mode = np.where(client & ~keep, NORMAL, mode)
+        chosen = arcs[taken & keep[assisted[arcs]]]
+        mode[helper[chosen]] = HELPING
+        return mode
 
     @with_block_semantics
     def stage1_carrier_sets(self, block, first_time: float, mode: np.ndarray) -> np.ndarray:

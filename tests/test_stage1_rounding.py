@@ -1,0 +1,113 @@
+"""Stage 1 by LP and rounding (``controller.stage1_method: lp_rounding``): the rounding rule and the calls."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from msrc_model.config.loader import load_scenario
+from msrc_model.inputs import build_inputs
+from msrc_model.physics import ASSISTED, HELPING, NORMAL, SLEEP
+from msrc_model.simulation.controller import MSRCController
+from msrc_model.simulation.simulator import State, World
+
+from conftest import REPO
+
+SMALL = REPO / "models" / "small.yaml"
+
+
+@pytest.fixture(scope="module")
+def controller():
+    scenario = load_scenario(SMALL, ("controller.max_duration_h=0.5", "controller.stage1_method=lp_rounding")).scenario
+    world = World(build_inputs(scenario))
+    c = MSRCController(scenario)
+    c.reset(world)
+    return c
+
+
+def shares_of(n_site: int, rows: dict[int, tuple[float, float, float, float]]) -> np.ndarray:
+    shares = np.zeros((n_site, 4))
+    shares[:, NORMAL] = 1.0
+    for site, row in rows.items():
+        shares[site] = row
+    return shares
+
+
+def test_a_client_gets_helpers_in_order_of_helping_share_until_its_sla_users_are_reached(controller):
+    w, data = controller.world, controller.data1
+    client = 0  # the centre of the 7-site hex: every other site is a neighbour
+    arcs = np.flatnonzero((w.edge_assisted == client) & w.kappa_ok)
+    assert arcs.size >= 2
+    helpers = w.edge_helper[arcs]
+    reach = data.arc_sla_reach_sleep_mbps.values
+    need = float(data.site_sla_mbps.values[client])
+    # helping shares that order the neighbours by falling reach, so the walk below stops before K_max
+    rows = {client: (0.1, 0.0, 0.1, 0.8)}
+    order = helpers[np.argsort(-reach[arcs], kind="stable")]
+    for rank, site in enumerate(order):
+        rows[int(site)] = (0.5, 0.5 - 0.05 * rank, 0.0, 0.0)
+    mode = controller.round_modes(shares_of(w.n_site, rows), np.zeros(w.n_site, dtype=bool))
+    # expected by hand: walk the neighbours in order, stop once the reach covers the need (or at K_max)
+    expected, total = [], 0.0
+    for site in order:
+        if total >= need - 1e-9 or len(expected) == int(data.max_links):
+            break
+        arc = arcs[helpers == site][0]
+        expected.append(int(site))
+        total += reach[arc]
+    assert total >= need - 1e-9 and len(expected) < min(int(data.max_links), arcs.size)  # this realisation: an early stop
+    if total >= need - 1e-9:
+        assert mode[client] == SLEEP
+        assert sorted(np.flatnonzero(mode == HELPING).tolist()) == sorted(expected)
+    else:
+        assert mode[client] == NORMAL and not (mode == HELPING).any()
+    assert set(np.unique(mode)) <= {NORMAL, HELPING, SLEEP}
+
+
+def test_a_client_no_neighbour_can_cover_stays_normal_and_dark_sites_never_help(controller):
+    w = controller.world
+    client = 0
+    dark = np.zeros(w.n_site, dtype=bool)
+    dark[w.edge_helper[w.edge_assisted == client]] = True  # every neighbour of the centre is dark
+    rows = {client: (0.2, 0.0, 0.7, 0.1)}
+    for site in np.flatnonzero(dark):
+        rows[int(site)] = (0.0, 1.0, 0.0, 0.0)
+    mode = controller.round_modes(shares_of(w.n_site, rows), dark)
+    assert mode[client] == NORMAL
+    assert not (mode[dark] == HELPING).any()
+
+
+def test_assisted_when_the_assisted_share_is_the_larger_and_no_sleep_when_told(controller):
+    w = controller.world
+    neighbours = np.sort(w.edge_helper[(w.edge_assisted == 0) & w.kappa_ok])
+    rows = {0: (0.1, 0.0, 0.5, 0.4)}
+    rows.update({int(s): (0.0, 1.0, 0.0, 0.0) for s in neighbours})
+    mode = controller.round_modes(shares_of(w.n_site, rows), np.zeros(w.n_site, dtype=bool))
+    assert mode[0] in (ASSISTED, NORMAL)
+    rows[0] = (0.1, 0.0, 0.2, 0.7)
+    mode = controller.round_modes(shares_of(w.n_site, rows), np.zeros(w.n_site, dtype=bool), sleep=False)
+    assert mode[0] in (ASSISTED, NORMAL)
+    # a share of 1/2 exactly is not a client
+    rows[0] = (0.5, 0.0, 0.25, 0.25)
+    assert controller.round_modes(shares_of(w.n_site, rows), np.zeros(w.n_site, dtype=bool))[0] == NORMAL
+
+
+def test_each_lp_rounding_call_reports_its_distance_to_the_lp_bound_and_a_valid_plan(controller):
+    w = controller.world
+    battery = np.linspace(4.5, 12.0, w.n_site)  # uneven batteries: some sites worth saving
+    state = State(0, 0.0, battery, w.evs.initial_kwh.copy(), w.parked[:, 0], np.zeros(w.n_site, bool), np.zeros(w.n_site))
+    controller.stage1(state)
+    gap, bound, objective = controller.stage1_gaps[-1], controller.stage1_bounds[-1], controller.stage1_objectives[-1]
+    assert np.isfinite(gap) and gap >= 0.0
+    assert bound >= objective - 1e-9
+    assert gap == pytest.approx((bound - objective) / abs(objective), abs=1e-12)
+    # the plan applied keeps Eqs. 20-21: each client has a linked helping neighbour, each helper a linked client
+    mode, links = controller.mode, controller.links
+    clients = np.flatnonzero((mode == ASSISTED) | (mode == SLEEP))
+    for site in clients:
+        assert (links & (w.edge_assisted == site) & (mode[w.edge_helper] == HELPING)).any()
+    for site in np.flatnonzero(mode == HELPING):
+        assert (links & (w.edge_helper == site)).any()
+    # the first block's binaries are free again for the next call
+    binary = controller.stage1_problem.handles.mode_first
+    assert float(binary.lower.max()) == 0.0 and float(binary.upper.min()) == 1.0
