@@ -20,7 +20,7 @@ import xarray as xr
 from ..config.scenario import Scenario
 from ..formulation import MSRCBlock, add_msrc, with_block_semantics
 from ..physics import DARK, MODE_NAMES
-from .solve import SolveReport, highs_options, solve_model
+from .solve import PersistentSolver, SolveReport, highs_options, solve_model
 
 MODE_FLAGS = {"flag_values": np.arange(len(MODE_NAMES), dtype=np.int8), "flag_meanings": " ".join(MODE_NAMES)}
 
@@ -147,3 +147,84 @@ def run_plan(scenario: Scenario, inputs: xr.Dataset) -> tuple[xr.Dataset, SolveR
     plan = build_plan(scenario, inputs)
     report = solve_model(plan.model, highs_options(scenario.solver))
     return plan_results(plan, report), report
+
+
+@dataclass
+class SurvivalBound:
+    """An upper bound on T_surv for one realisation (:func:`survival_bound`).
+
+    Attributes
+    ----------
+    bound_h:
+        No strategy keeps every site up longer (h): the end of the first step through which the relaxed
+        plan cannot keep every site up, or the horizon when it lasts the whole outage (``censored``).
+    censored:
+        True when every site stays up over the whole horizon: the bound is then at least ``bound_h``.
+    solves:
+        LP feasibility checks made (bisection over the steps), with their solve times (s).
+    """
+
+    bound_h: float
+    censored: bool
+    steps: int
+    step_h: float
+    build_time_s: float
+    solve_times_s: list[float]
+
+
+@with_block_semantics
+def survival_bound(scenario: Scenario, inputs: xr.Dataset, step_min: float | None = None) -> SurvivalBound:
+    """The longest the cluster can keep every site up, in the site-level model with perfect foresight (h).
+
+    The site-level plan (Stage 1's model: power per mode and carrier set, offload flows, Eqs. 6, 9, 10,
+    20-23) over the whole outage in steps of ``step_min`` (default ``formulation.plan_step_min``), with
+    every EV arrival known (the realised fleet) and the modes as time shares: any rotation of roles within
+    a step is allowed. "Every site up until step k" (Eq. 18's n(t) = 1, no site dark) is an LP feasibility
+    question; the largest such k is found by bisection, each check a bound update of one LP kept in HiGHS.
+    Relaxing the modes only enlarges what the plan may do, so within this model no plan keeps every site
+    up longer. The simulator's own physics (every user's SINR under the actual modes) differs from the
+    site-level data, so against a simulated T_surv it is the model's bound, not a proof.
+    """
+    start = time.perf_counter()
+    model = linopy.Model()
+    step_s = (scenario.formulation.plan_step_min if step_min is None else step_min) * 60.0
+    block = add_msrc(
+        model, inputs, step_s=step_s, max_duration_s=scenario.controller.max_duration_h * 3600.0,
+        traffic="site", ev_model="fleet", allow_dark=True, survival=True, exclusive_battery=False, integer_modes=False,
+    )
+    alive = block.variables["network_alive"]
+    alive.relax()
+    model.add_objective(1.0 * block.expressions["survival_time_h"], sense="max")
+    built = time.perf_counter() - start
+    solver = PersistentSolver(model)
+    options = {**highs_options(scenario.solver), "solve_relaxation": True}
+    steps = block.data.sizes[block.time_dim]
+    times = []
+
+    def up_until(k: int) -> bool:
+        """Every site can stay up through the first k steps."""
+        lower = xr.DataArray((np.arange(steps) < k).astype(float), coords={block.time_dim: alive.indexes[block.time_dim]})
+        alive.update(lower=lower)
+        report = solver.solve(options)
+        times.append(report.solve_time_s)
+        if report.termination not in ("optimal", "infeasible"):
+            raise RuntimeError(f"survival bound: the LP for {k} steps ended {report.message}")
+        return report.termination == "optimal"
+
+    # search the largest k with every site up through k steps: up through `low` holds, through `high` does not
+    low, high = 0, steps
+    if up_until(high):
+        low = high
+    elif up_until(1):
+        low = 1
+    else:
+        high = 1
+    while high - low > 1:
+        middle = (low + high) // 2
+        if up_until(middle):
+            low = middle
+        else:
+            high = middle
+    step_h = step_s / 3600.0
+    # a site may last into the step that cannot be fully covered: the bound is that step's end
+    return SurvivalBound(min(low + 1, steps) * step_h, low == steps, steps, step_h, built, times)
