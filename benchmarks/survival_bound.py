@@ -15,6 +15,7 @@ to the horizon means every site can stay up for the whole outage (censored: ">="
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 import time
 from pathlib import Path
@@ -38,6 +39,7 @@ def main() -> int:
     parser.add_argument("--set", dest="overrides", action="append", default=[], help="scenario override KEY=VALUE (repeatable)")
     parser.add_argument("--results", default=None, help="sweep results file or its .points folder: print each strategy's T_surv beside the bound")
     args = parser.parse_args()
+    logging.getLogger("linopy").setLevel(logging.ERROR)  # an infeasible check is an answer here, not a warning
     scenario = load_scenario(args.scenario, args.overrides).scenario
     results = None
     if args.results is not None:
