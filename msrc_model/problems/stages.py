@@ -294,9 +294,10 @@ class DispatchProblem:
         battery.update(lower=xr.DataArray(-room, coords=[site]), upper=xr.DataArray(np.asarray(battery_available_kw, dtype=float), coords=[site]))
         ev.update(upper=xr.DataArray(np.asarray(ev_available_kw, dtype=float), coords=[site]))
         model.constraints["eq17_power_balance"].update(rhs=xr.DataArray(np.asarray(load_kw, dtype=float), coords=[site]))
-        price = xr.DataArray(np.asarray(price_per_kwh, dtype=float), coords=[site])
+        # the objective of build_dispatch, its coefficients per site computed here (cheaper than the expression algebra)
+        battery_cost = np.full(len(site), self.weights["survival"] / self.battery_scale_kw)
+        ev_cost = self.weights["v2g_cost"] * np.asarray(price_per_kwh, dtype=float) / self.cost_scale
         model.add_objective(
-            self.weights["survival"] * battery.sum() / self.battery_scale_kw + self.weights["v2g_cost"] * (price * ev).sum() / self.cost_scale,
-            sense="min", overwrite=True,
+            battery * xr.DataArray(battery_cost, coords=[site]) + ev * xr.DataArray(ev_cost, coords=[site]), sense="min", overwrite=True
         )
         return self.solver.solve(options)
