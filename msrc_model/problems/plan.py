@@ -160,8 +160,12 @@ class SurvivalBound:
         plan cannot keep every site up, or the horizon when it lasts the whole outage (``censored``).
     censored:
         True when every site stays up over the whole horizon: the bound is then at least ``bound_h``.
-    solves:
-        LP feasibility checks made (bisection over the steps), with their solve times (s).
+    steps, step_h:
+        The relaxed plan's steps and their length (h).
+    build_time_s:
+        Time to build the LP (s).
+    solve_times_s:
+        Solve time (s) of each LP feasibility check made (bisection over the steps).
     """
 
     bound_h: float

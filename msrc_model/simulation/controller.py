@@ -259,9 +259,9 @@ class MSRCController:
         first = self.data1.time.values[0]
         shares = problem.block.variables["mode"].solution.sel(time=first).transpose("site", "mode").values
         report = None
-        candidates = (self.round_modes(shares, dark), self.round_modes(shares, dark, sleep=False), np.where(dark, -1, NORMAL))
+        candidates = (self.round_modes(shares, dark), self.round_modes(shares, dark, sleep=False), np.full(len(dark), NORMAL))
         for candidate in candidates:
-            problem.fix_first_modes(np.where(dark, -1, candidate))
+            problem.fix_first_modes(np.where(dark, -1, candidate))  # dark sites free: Eq. 19 keeps them dark
             report = problem.solve(options)
             if report.has_solution:
                 break
@@ -295,9 +295,11 @@ class MSRCController:
         )
         need = np.where(asleep, data.site_sla_mbps.values, data.site_sla_outside_mbps.values)
         group_start = np.r_[True, np.diff(assisted[arcs]) != 0] if arcs.size else np.zeros(0, dtype=bool)
-        rank = np.arange(arcs.size) - np.maximum.accumulate(np.where(group_start, np.arange(arcs.size), 0))
-        cumulative = np.cumsum(reach)
-        before = cumulative - reach - (cumulative - reach)[np.maximum.accumulate(np.where(group_start, np.arange(arcs.size), 0))]
+        position = np.arange(arcs.size)
+        first_of_group = np.maximum.accumulate(np.where(group_start, position, 0))
+        rank = position - first_of_group
+        reached_before = np.cumsum(reach) - reach  # over all arcs before this one
+        before = reached_before - reached_before[first_of_group]  # over the client's arcs before this one
         # an arc is taken while the helpers before it reach less than the client needs (the first always)
         taken = ((before < need[assisted[arcs]] - 1e-9) | group_start) & (rank < int(data.max_links))
         covered = np.bincount(assisted[arcs[taken]], weights=reach[taken], minlength=w.n_site) >= need - 1e-9
