@@ -253,11 +253,25 @@ def build_dispatch(
     )
     ev = model.add_variables(lower=0.0, upper=xr.DataArray(ev_available_kw, coords=[site]), name="ev_power")
     model.add_constraints(battery + ev == xr.DataArray(load_kw, coords=[site]), name="eq17_power_balance")
-    price = xr.DataArray(price_per_kwh, coords=[site])
-    model.add_objective(
-        weights["survival"] * battery.sum() / battery_scale_kw + weights["v2g_cost"] * (price * ev).sum() / cost_scale, sense="min"
-    )
+    set_dispatch_objective(model, price_per_kwh, weights, battery_scale_kw=battery_scale_kw, cost_scale=cost_scale)
     return model
+
+
+def set_dispatch_objective(
+    model: linopy.Model, price_per_kwh: np.ndarray, weights: dict[str, float], *, battery_scale_kw: float, cost_scale: float
+) -> None:
+    """Set (or replace) the dispatch objective: lambda_1 battery / scale + lambda_3 price ev / scale, per site, minimised.
+
+    The per-site coefficients are computed with numpy and multiply the variables once, which keeps a
+    re-set at every step (:class:`DispatchProblem`) cheap.
+    """
+    battery, ev = model.variables["battery_power"], model.variables["ev_power"]
+    site = battery.indexes["site"]
+    battery_cost = np.full(len(site), weights["survival"] / battery_scale_kw)
+    ev_cost = weights["v2g_cost"] * np.asarray(price_per_kwh, dtype=float) / cost_scale
+    model.add_objective(
+        battery * xr.DataArray(battery_cost, coords=[site]) + ev * xr.DataArray(ev_cost, coords=[site]), sense="min", overwrite=True
+    )
 
 
 class DispatchProblem:
@@ -294,10 +308,5 @@ class DispatchProblem:
         battery.update(lower=xr.DataArray(-room, coords=[site]), upper=xr.DataArray(np.asarray(battery_available_kw, dtype=float), coords=[site]))
         ev.update(upper=xr.DataArray(np.asarray(ev_available_kw, dtype=float), coords=[site]))
         model.constraints["eq17_power_balance"].update(rhs=xr.DataArray(np.asarray(load_kw, dtype=float), coords=[site]))
-        # the objective of build_dispatch, its coefficients per site computed here (cheaper than the expression algebra)
-        battery_cost = np.full(len(site), self.weights["survival"] / self.battery_scale_kw)
-        ev_cost = self.weights["v2g_cost"] * np.asarray(price_per_kwh, dtype=float) / self.cost_scale
-        model.add_objective(
-            battery * xr.DataArray(battery_cost, coords=[site]) + ev * xr.DataArray(ev_cost, coords=[site]), sense="min", overwrite=True
-        )
+        set_dispatch_objective(model, price_per_kwh, self.weights, battery_scale_kw=self.battery_scale_kw, cost_scale=self.cost_scale)
         return self.solver.solve(options)
