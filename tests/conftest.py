@@ -16,6 +16,27 @@ REPO = Path(__file__).resolve().parents[1]
 PAPER_YAML = REPO / "models" / "msrc.yaml"
 
 
+def tiny_scenario(
+    directory: Path, sites, *, users: int = 10, load: float | None = None, traffic: str = "", extra: str = "", overrides=()
+):
+    """A few sites at given positions (name, x_m, y_m) on the paper scenario, no EVs, no shadowing, 2 h.
+
+    ``traffic`` and ``extra`` are YAML lines added to the traffic section and at the end.
+    """
+    rows = "".join(f"    - {{name: {n}, x_m: {x}, y_m: {y}}}\n" for n, x, y in sites)
+    path = Path(directory) / "tiny.yaml"
+    path.write_text(
+        f"extends: {PAPER_YAML}\n"
+        f"network:\n  layout: table\n  sites:\n{rows}"
+        f"traffic:\n  users: {users}\n" + ("" if load is None else f"  load: {load}\n") + f"  area_side_m: 200\n  hotspot_share: 0\n{traffic}"
+        "ev: {enabled: false}\n"
+        "radio: {shadowing: false, line_of_sight: nlos}\n"
+        "controller: {max_duration_h: 2}\n" + extra,
+        encoding="utf-8",
+    )
+    return load_scenario(path, overrides).scenario
+
+
 @dataclass
 class CliResult:
     returncode: int

@@ -7,11 +7,10 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from conftest import PAPER_YAML
+from conftest import tiny_scenario
 from msrc_model.formulation import add_msrc
 from msrc_model.inputs.geometry import assistance_potential
 from msrc_model.inputs import build_inputs
-from msrc_model.config.loader import load_scenario
 from msrc_model.physics import DARK
 from msrc_model.problems.plan import block_results
 from msrc_model.problems.solve import solve_model
@@ -22,18 +21,7 @@ WEIGHTS = {"survival": 0.5, "service": 0.3, "v2g_cost": 0.1, "mode_switching": 0
 
 
 def tiny_inputs(tmp_path, sites: list[tuple[str, float, float]], extra: str = "", traffic: str = ""):
-    rows = "".join(f"    - {{name: {n}, x_m: {x}, y_m: {y}}}\n" for n, x, y in sites)
-    path = tmp_path / "tiny.yaml"
-    path.write_text(
-        f"extends: {PAPER_YAML}\n"
-        f"network:\n  layout: table\n  sites:\n{rows}"
-        f"traffic:\n  users: 10\n  area_side_m: 200\n  hotspot_share: 0\n{traffic}"
-        "ev: {enabled: false}\n"
-        "radio: {shadowing: false, line_of_sight: nlos}\n"
-        "controller: {max_duration_h: 2}\n" + extra,
-        encoding="utf-8",
-    )
-    scenario = load_scenario(path).scenario
+    scenario = tiny_scenario(tmp_path, sites, traffic=traffic, extra=extra)
     return scenario, build_inputs(scenario)
 
 

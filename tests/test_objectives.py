@@ -19,8 +19,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from conftest import PAPER_YAML
-from msrc_model.config.loader import load_scenario
+from conftest import tiny_scenario
 from msrc_model.formulation import add_msrc, block_semantics, model_data
 from msrc_model.formulation.site_level import site_level_data
 from msrc_model.inputs import build_inputs
@@ -61,18 +60,7 @@ def force(model, expression, value: float, name: str) -> None:
 
 
 def tiny_inputs(directory, sites, *, users: int, load: float = 1.0, overrides: tuple[str, ...] = ()):
-    rows = "".join(f"    - {{name: {n}, x_m: {x}, y_m: {y}}}\n" for n, x, y in sites)
-    path = directory / "tiny.yaml"
-    path.write_text(
-        f"extends: {PAPER_YAML}\n"
-        f"network:\n  layout: table\n  sites:\n{rows}"
-        f"traffic:\n  users: {users}\n  load: {load}\n  area_side_m: 200\n  hotspot_share: 0\n"
-        "ev: {enabled: false}\n"
-        "radio: {shadowing: false, line_of_sight: nlos}\n"
-        "controller: {max_duration_h: 2}\n",
-        encoding="utf-8",
-    )
-    return build_inputs(load_scenario(path, overrides).scenario)
+    return build_inputs(tiny_scenario(directory, sites, users=users, load=load, overrides=overrides))
 
 
 def site_array(data, values) -> xr.DataArray:
