@@ -4,6 +4,7 @@ Run from the repository root::
 
     python benchmarks/bench_outage.py                  # msrc solve models/msrc.yaml, timed
     python benchmarks/bench_outage.py --ratio          # also: online vs full-horizon plan, 7 sites
+    python benchmarks/bench_outage.py --set controller.stage1_method=rounded_start   # a controller variant
 
 ``solve`` (default)
     runs ``msrc solve models/msrc.yaml`` in a fresh process (three strategies,
@@ -97,18 +98,23 @@ def main() -> None:
         "--ratio-set", action="append", default=None,
         help="scenario override for both runs of the ratio (repeatable; default battery.soc_initial=0.4, so that sites go dark within 6 h)",
     )
+    parser.add_argument(
+        "--set", dest="overrides", action="append", default=[],
+        help="scenario override for the timed solve and the ratio's online run (repeatable), e.g. a controller variant",
+    )
     args = parser.parse_args()
+    variant = [arg for item in args.overrides for arg in ("--set", item)]
     from msrc_model.files.netcdf import read_netcdf
 
     with tempfile.TemporaryDirectory() as folder:
         folder = Path(folder)
         if not args.skip_solve:
             out = folder / "msrc.nc"
-            wall = timed_solve(REPO / "models" / "msrc.yaml", out)
+            wall = timed_solve(REPO / "models" / "msrc.yaml", out, *variant)
             _, results, _ = read_netcdf(out)
             if args.keep is not None:
                 shutil.copyfile(out, args.keep)
-            print(f"msrc solve models/msrc.yaml: wall time {wall:.1f} s (target < 60 s)")
+            print(f"msrc solve models/msrc.yaml {' '.join(variant)}: wall time {wall:.1f} s (target < 60 s)".replace("  ", " "))
             for strategy in results.strategy.values:
                 r = results.sel(strategy=strategy)
                 print(f"  {strategy:12} T_surv {float(r.survival_time):.2f} h, run {float(r.run_time):.1f} s")
@@ -124,7 +130,7 @@ def main() -> None:
         if args.ratio:
             extra = [arg for item in (args.ratio_set or ["battery.soc_initial=0.4"]) for arg in ("--set", item)]
             online = folder / "small.nc"
-            timed_solve(REPO / "models" / "small.yaml", online, "--set", "run.strategies=[independent,static,msrc]", *extra)
+            timed_solve(REPO / "models" / "small.yaml", online, "--set", "run.strategies=[independent,static,msrc]", *extra, *variant)
             plan = folder / "plan.nc"
             plan_wall = timed_solve(REPO / "models" / "plan-small.yaml", plan, "--set", "solver.time_limit_s=600", *extra)
             _, online_results, _ = read_netcdf(online)

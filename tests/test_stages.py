@@ -237,3 +237,47 @@ def test_stage1_reach_counts_only_users_the_helper_can_serve(paper_inputs):
             expected += demand[user] if (sinr >= gamma_min).any() else 0.0
         assert reach[arc] == pytest.approx(expected, rel=1e-9, abs=1e-9), arc
     assert reach.max() > 0
+
+
+def _knapsack(n: int = 40):
+    import linopy
+    import pandas as pd
+
+    rng = np.random.default_rng(3)
+    weight = rng.uniform(1.0, 10.0, n)
+    value = weight + rng.uniform(0.0, 3.0, n)
+    m = linopy.Model()
+    x = m.add_variables(binary=True, coords=[pd.Index(range(n), name="i")], name="x")
+    m.add_constraints((x * weight).sum() <= weight.sum() / 2, name="capacity")
+    m.add_objective((x * value).sum(), sense="max")
+    return m, value
+
+
+def test_persistent_solver_options_hold_for_one_solve_only():
+    """An option set for one solve (here an LP relaxation) is not left on the HiGHS model for the next."""
+    model, _ = _knapsack()
+    solver = PersistentSolver(model)
+    options = {**OPTIONS, "mip_rel_gap": 0.0}
+    relaxed = solver.solve({**options, "solve_relaxation": True})
+    exact = solver.solve(options)
+    assert exact.termination == "optimal" and exact.gap == pytest.approx(0.0, abs=1e-9)
+    assert relaxed.objective > exact.objective + 1e-3  # the relaxation's bound is strictly above the knapsack's optimum
+    x = model.variables["x"].solution.values
+    assert bool((np.isclose(x, 0.0) | np.isclose(x, 1.0)).all())
+
+
+def test_persistent_solver_start_is_the_incumbent_in_highs_column_order():
+    """A start given in HiGHS's column order is what a MIP stopped before branching returns."""
+    from msrc_model.problems.solve import STARTED_MIP_OPTIONS
+
+    model, value = _knapsack()
+    solver = PersistentSolver(model)
+    options = {**OPTIONS, **STARTED_MIP_OPTIONS, "mip_rel_gap": 0.0, "presolve": "off", "mip_max_nodes": 0}
+    solver.solve({**OPTIONS, "mip_rel_gap": 0.0})
+    optimum = solver.column_values()
+    start = np.zeros_like(optimum)
+    start[[0, 5]] = 1.0  # a poor but feasible packing
+    report = solver.solve(options, start=start)
+    assert report.has_solution
+    assert report.objective == pytest.approx(value[0] + value[5], rel=1e-9)
+    assert np.allclose(model.variables["x"].solution.values, start)

@@ -15,7 +15,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import highspy
 import linopy
+import numpy as np
 from linopy import solvers as linopy_solvers
 
 from ..config.scenario import Solver
@@ -62,6 +64,20 @@ class SolveReport:
         return f"{self.termination}: no feasible solution found"
 
 
+STARTED_MIP_OPTIONS: dict[str, Any] = {
+    "mip_heuristic_run_rins": False,
+    "mip_heuristic_run_rens": False,
+    "mip_heuristic_run_feasibility_jump": False,
+    "mip_heuristic_run_root_reduced_cost": False,
+    "mip_heuristic_effort": 0.0,
+}
+"""HiGHS options for a MIP given a near-optimal start: no sub-MIP or search heuristics, only the proof.
+
+On Stage-1 models of ``models/msrc.yaml`` the sub-MIPs (RINS, RENS, the root reduced-cost one) took most of
+each solve and, given the rounded start, seldom improved it (``docs/performance.md``).
+"""
+
+
 def highs_options(solver: Solver, time_limit_s: float | None = None, mip_gap: float | None = None) -> dict[str, Any]:
     """HiGHS options from the scenario's solver section (overrides win)."""
     options: dict[str, Any] = {
@@ -97,20 +113,34 @@ class PersistentSolver:
         """How many times the HiGHS model was built again after the first build."""
         return 0 if self.solver is None else int(self.solver._rebuilds)
 
-    def solve(self, options: dict[str, Any]) -> SolveReport:
-        """Solve with ``options`` (HiGHS option names) and report as :func:`solve_model` (no conflict analysis)."""
-        start = time.perf_counter()
+    def solve(self, options: dict[str, Any], start: np.ndarray | None = None) -> SolveReport:
+        """Solve with ``options`` (HiGHS option names) and report as :func:`solve_model` (no conflict analysis).
+
+        ``start`` is a value per HiGHS column (:meth:`column_values` of an earlier solve), given to a MIP as its
+        first incumbent.
+        """
+        started = time.perf_counter()
         with _quiet_stdout():
             if self.solver is None:
                 self.solver = linopy_solvers.Solver.from_name("highs", self.model, io_api="direct", track_updates=True)
             else:
                 self.solver.update(self.model)
             highs = self.solver.solver_model
+            highs.resetOptions()  # options are per solve: none is left over from the one before
             for key, value in options.items():
                 highs.setOptionValue(key, value)
+            if start is not None:
+                solution = highspy.HighsSolution()
+                solution.col_value = list(start)
+                solution.value_valid = True
+                highs.setSolution(solution)
             result = self.solver.solve()
             self.model.assign_result(result, solver=self.solver)
-        return _report(self.model, str(self.model.status), str(self.model.termination_condition), time.perf_counter() - start)
+        return _report(self.model, str(self.model.status), str(self.model.termination_condition), time.perf_counter() - started)
+
+    def column_values(self) -> np.ndarray:
+        """The last solution's value per HiGHS column (the order a ``start`` is given in)."""
+        return np.asarray(self.solver.solver_model.getSolution().col_value, dtype=float)
 
 
 def solve_model(model: linopy.Model, options: dict[str, Any], diagnose: bool = True) -> SolveReport:

@@ -112,9 +112,16 @@ class Stage1Problem:
     def __post_init__(self) -> None:
         self.solver = PersistentSolver(self.model)
 
-    def solve(self, options: dict) -> SolveReport:
-        """Solve from the state last set; HiGHS keeps the model between calls and gets only what changed."""
-        return self.solver.solve(options)
+    def solve(self, options: dict, start: np.ndarray | None = None) -> SolveReport:
+        """Solve from the state last set; HiGHS keeps the model between calls and gets only what changed.
+
+        ``start``: a first incumbent, the column values of an earlier solve of this model (:meth:`column_values`).
+        """
+        return self.solver.solve(options, start=start)
+
+    def column_values(self) -> np.ndarray:
+        """The last solution as HiGHS column values, to pass back as a ``start``."""
+        return self.solver.column_values()
 
     @with_block_semantics
     def fix_first_modes(self, modes: np.ndarray | None) -> None:
