@@ -98,10 +98,10 @@ class PersistentSolver:
     The model is passed to HiGHS once; each :meth:`solve` hands HiGHS only
     what changed in the linopy model since the last one (bounds, right-hand
     sides, coefficients, objective: linopy's persistent solver interface)
-    and writes the solution back onto the model's variables, as
-    :func:`solve_model` does. A change of structure (a new variable or
-    constraint, a new sparsity pattern) makes linopy build the HiGHS model
-    again; :attr:`rebuilds` counts those.
+    and writes the primal solution back onto the model's variables, as
+    :func:`solve_model` does; not the duals, which no caller reads. A change
+    of structure (a new variable or constraint, a new sparsity pattern) makes
+    linopy build the HiGHS model again; :attr:`rebuilds` counts those.
     """
 
     def __init__(self, model: linopy.Model) -> None:
@@ -135,6 +135,8 @@ class PersistentSolver:
                 solution.value_valid = True
                 highs.setSolution(solution)
             result = self.solver.solve()
+            if result.solution is not None:  # no caller reads duals: writing them back cost as much as the primal values
+                result.solution.dual = np.array([], dtype=float)
             self.model.assign_result(result, solver=self.solver)
         return _report(self.model, str(self.model.status), str(self.model.termination_condition), time.perf_counter() - started)
 
