@@ -18,7 +18,7 @@ import pandas as pd
 import xarray as xr
 
 from ..formulation import MSRCBlock, add_msrc
-from ..formulation.context import loosest_rhs, with_block_semantics
+from ..formulation.context import block_semantics, loosest_rhs, with_block_semantics
 from ..formulation.data import coverage_in_modes, mode_onehot
 from .solve import PersistentSolver, SolveReport
 
@@ -264,18 +264,21 @@ def build_dispatch(
     return model
 
 
+def dispatch_objective_coefficients(
+    price_per_kwh: np.ndarray, weights: dict[str, float], *, battery_scale_kw: float, cost_scale: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-site costs of the dispatch objective, minimised: lambda_1 / scale on battery kW, lambda_3 price / scale on V2G kW."""
+    price = np.asarray(price_per_kwh, dtype=float)
+    return np.full(price.shape, weights["survival"] / battery_scale_kw), weights["v2g_cost"] * price / cost_scale
+
+
 def set_dispatch_objective(
     model: linopy.Model, price_per_kwh: np.ndarray, weights: dict[str, float], *, battery_scale_kw: float, cost_scale: float
 ) -> None:
-    """Set (or replace) the dispatch objective: lambda_1 battery / scale + lambda_3 price ev / scale, per site, minimised.
-
-    The per-site coefficients are computed with numpy and multiply the variables once, which keeps a
-    re-set at every step (:class:`DispatchProblem`) cheap.
-    """
+    """Set (or replace) the dispatch objective (:func:`dispatch_objective_coefficients`) on a :func:`build_dispatch` model."""
     battery, ev = model.variables["battery_power"], model.variables["ev_power"]
     site = battery.indexes["site"]
-    battery_cost = np.full(len(site), weights["survival"] / battery_scale_kw)
-    ev_cost = weights["v2g_cost"] * np.asarray(price_per_kwh, dtype=float) / cost_scale
+    battery_cost, ev_cost = dispatch_objective_coefficients(price_per_kwh, weights, battery_scale_kw=battery_scale_kw, cost_scale=cost_scale)
     model.add_objective(
         battery * xr.DataArray(battery_cost, coords=[site]) + ev * xr.DataArray(ev_cost, coords=[site]), sense="min", overwrite=True
     )
@@ -296,6 +299,12 @@ class DispatchProblem:
         self.cost_scale = cost_scale
         self.model = build_dispatch(zeros, zeros, zeros, zeros, weights, battery_scale_kw=battery_scale_kw, cost_scale=cost_scale)
         self.solver = PersistentSolver(self.model)
+        with block_semantics():
+            battery, ev = self.model.variables["battery_power"], self.model.variables["ev_power"]
+            # the objective's terms (site x [battery, ev]) once; each step swaps in its coefficients
+            self._objective_terms = linopy.merge([1.0 * battery, 1.0 * ev], dim="_term").data
+        labels = self._objective_terms.vars.transpose("site", "_term").values
+        assert (labels[:, 0] == battery.labels.values).all() and (labels[:, 1] == ev.labels.values).all()
 
     @with_block_semantics
     def solve(
@@ -315,5 +324,8 @@ class DispatchProblem:
         battery.update(lower=xr.DataArray(-room, coords=[site]), upper=xr.DataArray(np.asarray(battery_available_kw, dtype=float), coords=[site]))
         ev.update(upper=xr.DataArray(np.asarray(ev_available_kw, dtype=float), coords=[site]))
         model.constraints["eq17_power_balance"].update(rhs=xr.DataArray(np.asarray(load_kw, dtype=float), coords=[site]))
-        set_dispatch_objective(model, price_per_kwh, self.weights, battery_scale_kw=self.battery_scale_kw, cost_scale=self.cost_scale)
+        costs = dispatch_objective_coefficients(price_per_kwh, self.weights, battery_scale_kw=self.battery_scale_kw, cost_scale=self.cost_scale)
+        terms = self._objective_terms
+        objective = linopy.LinearExpression(terms.assign(coeffs=(terms.coeffs.dims, np.stack(costs, axis=1))), model)
+        model.add_objective(objective, sense="min", overwrite=True)
         return self.solver.solve(options)
