@@ -281,3 +281,13 @@ def test_persistent_solver_start_is_the_incumbent_in_highs_column_order():
     assert report.has_solution
     assert report.objective == pytest.approx(value[0] + value[5], rel=1e-9)
     assert np.allclose(model.variables["x"].solution.values, start)
+
+
+def test_every_solve_uses_one_thread_unless_told_otherwise():
+    """Reproducible on any machine: HiGHS is given one thread by default, not a count taken from the machine's cores."""
+    from msrc_model.config.scenario import Solver
+    from msrc_model.problems.solve import highs_options
+
+    assert highs_options(Solver())["threads"] == 1
+    assert highs_options(Solver(threads=3))["threads"] == 3
+    assert "threads" not in highs_options(Solver(threads=None))

@@ -548,7 +548,11 @@ class Solver(Section):
     name: Literal["highs"] = Field("highs", description="Solver; HiGHS is the one msrc installs.")
     time_limit_s: float = quantity(60.0, "s", "Time limit of one solve.", gt=0)
     mip_gap: float = quantity(0.01, "1", "Relative MIP gap at which a solve stops.", ge=0, lt=1)
-    threads: int | None = Field(None, ge=1, description="Solver threads; empty: the solver decides.")
+    threads: int | None = Field(
+        1,
+        ge=1,
+        description="Solver threads per solve. 1 (the default): a solve does not depend on the machine's core count, and sweep workers do not compete for cores. Empty: the solver decides (HiGHS: from the cores it finds).",
+    )
     options: dict[str, bool | int | float | str] = Field(
         default_factory=dict, description="Further HiGHS options, each checked against HiGHS (name, type and value) when the scenario is read."
     )
