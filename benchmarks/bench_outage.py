@@ -114,7 +114,8 @@ def main() -> None:
             _, results, _ = read_netcdf(out)
             if args.keep is not None:
                 shutil.copyfile(out, args.keep)
-            print(f"msrc solve models/msrc.yaml {' '.join(variant)}: wall time {wall:.1f} s (target < 60 s)".replace("  ", " "))
+            command = " ".join(["msrc solve models/msrc.yaml", *variant])
+            print(f"{command}: wall time {wall:.1f} s (target < 60 s)")
             for strategy in results.strategy.values:
                 r = results.sel(strategy=strategy)
                 print(f"  {strategy:12} T_surv {float(r.survival_time):.2f} h, run {float(r.run_time):.1f} s")

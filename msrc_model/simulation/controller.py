@@ -280,8 +280,8 @@ class MSRCController:
         The LP-and-rounding plan (:meth:`_stage1_lp_rounding`) is the answer when its distance to the LP's bound is
         within ``solver.mip_gap``: that bound is above the MIP's optimum, so the gap is proven. Otherwise it is
         HiGHS's first incumbent and the branch and bound runs to the gap with the sub-MIP and search heuristics
-        off (:data:`STARTED_MIP_OPTIONS`): with a start that good they cost seconds and seldom improve it. The
-        report's time covers both parts.
+        off (:data:`STARTED_MIP_OPTIONS`), which took most of a plain MIP's time. The report's time covers both
+        parts.
         """
         started = _time.perf_counter()
         rounded = self._stage1_lp_rounding(problem, options, dark)
