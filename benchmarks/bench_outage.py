@@ -50,6 +50,11 @@ def timed_solve(scenario: Path, output: Path, *extra: str) -> float:
     return wall
 
 
+def set_options(overrides: list[str]) -> list[str]:
+    """``msrc solve`` arguments for scenario overrides: ``--set KEY=VALUE`` for each."""
+    return [arg for item in overrides for arg in ("--set", item)]
+
+
 def describe(name: str, values) -> str:
     values = np.asarray(values, dtype=float)
     values = values[~np.isnan(values)]
@@ -103,7 +108,7 @@ def main() -> None:
         help="scenario override for the timed solve and the ratio's online run (repeatable), e.g. a controller variant",
     )
     args = parser.parse_args()
-    variant = [arg for item in args.overrides for arg in ("--set", item)]
+    variant = set_options(args.overrides)
     from msrc_model.files.netcdf import read_netcdf
 
     with tempfile.TemporaryDirectory() as folder:
@@ -129,7 +134,7 @@ def main() -> None:
             print(f"  Stage 1 gap: median {np.nanmedian(gaps):.1%}, max {np.nanmax(gaps):.1%}; solver fallbacks {int(msrc.solver_fallbacks)}")
             print(where_the_time_goes(results, wall))
         if args.ratio:
-            extra = [arg for item in (args.ratio_set or ["battery.soc_initial=0.4"]) for arg in ("--set", item)]
+            extra = set_options(args.ratio_set or ["battery.soc_initial=0.4"])
             online = folder / "small.nc"
             timed_solve(REPO / "models" / "small.yaml", online, "--set", "run.strategies=[independent,static,msrc]", *extra, *variant)
             plan = folder / "plan.nc"
