@@ -272,29 +272,19 @@ def test_users_without_any_site_are_never_served():
 
 
 @pytest.mark.parametrize("breakpoints", [None, [0.0, 0.5, 1.0]])
-def test_controller_stage2_uses_the_scenarios_tangent_breakpoints(breakpoints, monkeypatch):
+def test_controller_stage2_uses_the_scenarios_tangent_breakpoints(breakpoints):
     """``formulation.tangent_breakpoints`` reaches the radio problem; empty means the formulation's default."""
-    import msrc_model.simulation.controller as controller_module
     from msrc_model.formulation import LOG_UTILITY_BREAKPOINTS
 
     overrides = () if breakpoints is None else (f"formulation.tangent_breakpoints={breakpoints}",)
     scenario = small("controller.max_duration_h=0.05", *overrides)
-    built = []
-
-    def recording(*args, **kwargs):
-        model, block = controller_module.build_stage2.__wrapped__(*args, **kwargs)
-        built.append(model)
-        return model, block
-
-    recording.__wrapped__ = controller_module.build_stage2
-    monkeypatch.setattr(controller_module, "build_stage2", recording)
     inputs = build_inputs(scenario)
     world = World(inputs)
     controller = MSRCController(scenario)
     controller.reset(world)
     controller.decide(State(0, 0.0, world.battery.initial_kwh.copy(), world.evs.initial_kwh.copy(), world.parked[:, 0], np.zeros(world.n_site, bool), np.zeros(world.n_site)))
-    assert built, "the radio problem was not built"
-    cuts = built[0].constraints["msrc-eq27_tangent_cuts"]
+    assert controller.radio_problem is not None, "the radio problem was not built"
+    cuts = controller.radio_problem.model.constraints["msrc-eq27_tangent_cuts"]
     expected = LOG_UTILITY_BREAKPOINTS if breakpoints is None else breakpoints
     assert cuts.sizes["breakpoint"] == len(expected)
 

@@ -279,6 +279,7 @@ def add_msrc(
     integer_carriers: bool = True,
     integer_modes: bool = True,
     sla_shortfall: bool = False,
+    band_share_mask: xr.DataArray | None = None,
     separator: str = "-",
     max_variables: int | None = MAX_VARIABLES,
 ) -> MSRCBlock:
@@ -364,6 +365,12 @@ def add_msrc(
         ``sla_shortfall`` (user, time; share of the user not served), so the
         block is feasible whatever the modes; Stage 2 penalises it far above
         every other term (:func:`msrc_model.formulation.objective.stage2_objective`).
+    band_share_mask:
+        (pair, band) bool, with ``fixed_modes`` and per-pair traffic only: build the block to be
+        updated in place (:class:`msrc_model.problems.stages.RadioProblem`). Band shares exist on
+        exactly these pairs and bands whatever the rates, the rates sit in one row
+        (``eq8_pair_band_traffic``), and every SLA user has an Eq. 10 row; new modes, coverage and
+        rates then change only bounds, right-hand sides and coefficients.
     separator:
         Between ``prefix`` and each short name (``msrc-mode``).
     max_variables:
@@ -382,6 +389,8 @@ def add_msrc(
     check_choice("traffic", traffic, TRAFFIC_CHOICES)
     check_choice("ev_model", ev_model, EV_MODEL_CHOICES)
     check_choice("final_battery", final_battery, FINAL_BATTERY_CHOICES)
+    if band_share_mask is not None and (fixed_modes is None or traffic != "pairs" or aggregate):
+        raise ValueError("add_msrc: band_share_mask needs fixed_modes and per-pair traffic (traffic='pairs', no aggregate)")
     if not isinstance(model, linopy.Model):
         raise ValueError(f"add_msrc: model must be a linopy.Model, got {type(model).__name__}")
     for option, text in (("prefix", prefix), ("separator", separator)):
@@ -452,7 +461,10 @@ def add_msrc(
     else:
         if binary_association is None:
             binary_association = not aggregate
-        add_association(ctx, binary=binary_association, alive=alive, required_share=required_share, sla_shortfall=sla_shortfall)
+        add_association(
+            ctx, binary=binary_association, alive=alive, required_share=required_share, sla_shortfall=sla_shortfall,
+            band_share_mask=band_share_mask,
+        )
     if traffic != "site":
         add_site_power(ctx)
     add_battery(ctx, initial_energy_kwh=initial_battery_kwh, exclusive=exclusive_battery, energy_floor=energy_floor, final=final_battery)

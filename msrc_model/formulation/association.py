@@ -21,12 +21,35 @@ from .context import Context, pick, total_by
 from .linearise import add_binary_continuous_product
 
 
+def association_upper(data: xr.Dataset, gamma: xr.DataArray, binary: bool = False) -> xr.DataArray:
+    """Upper bound of the association x (pair, time) under fixed modes: the Eq. 6 coverage of the pair's site in its mode."""
+    reach = (data.pair_coverage * gamma.isel(site=data.pair_site).drop_vars("site")).sum("mode")
+    return reach if binary else reach.clip(max=1.0)
+
+
+def band_share_terms(rate: xr.DataArray, mask: xr.DataArray) -> tuple[xr.DataArray, xr.DataArray]:
+    """(upper bound of chi, coefficient of chi in the traffic row) per pair and band, for band shares on ``mask``.
+
+    A band share exists wherever ``mask`` holds; where the rate (Mbit/s per unit share) is 0 its
+    share is held at 0 and the row's coefficient reads 1 (any non-zero value: chi is 0), so the rows
+    keep one pattern of coefficients whatever the rates.
+    """
+    usable = (rate > 0) & mask
+    return usable.astype(float), rate.where(usable, 1.0)
+
+
+def available_capacity_per_band(data: xr.Dataset, helping: xr.DataArray) -> xr.DataArray:
+    """C^(b) (1 - lambda_loss 1[helping]) (Mbit/s, site x band x time): Eq. 9's capacity of a carrier under fixed modes."""
+    return data.capacity_mbps * (1.0 - float(data.helping_overhead) * helping)
+
+
 def add_association(
     ctx: Context,
     binary: bool = True,
     alive: object = 1.0,
     required_share: xr.DataArray | None = None,
     sla_shortfall: bool = False,
+    band_share_mask: xr.DataArray | None = None,
 ) -> None:
     """Eqs. 6, 8, 10 and 11.
 
@@ -44,6 +67,11 @@ def add_association(
         Eq. 10's obligation with a slack: ``sla_shortfall`` (user, time, share
         of the user) may make up what cannot be served, so the problem is
         always feasible; the caller penalises it in the objective.
+    band_share_mask:
+        (pair, band) bool, fixed modes only: band shares on exactly these pairs and bands, and the
+        traffic of each a variable ``pair_band_traffic`` defined by the one row ``eq8_pair_band_traffic``
+        (rate x chi), so the rates can change later through that row's coefficients alone
+        (:func:`band_share_terms`). Default: shares where the rate is positive, traffic as an expression.
     """
     data, t = ctx.data, ctx.time_dim
     sites = ctx.index("site")
@@ -55,21 +83,30 @@ def add_association(
     fixed = isinstance(gamma, xr.DataArray)
     if fixed:
         # Eq. 6 with the modes known is an upper bound of x
-        reach = (data.pair_coverage * gamma.isel(site=pair_site).drop_vars("site")).sum("mode")
         kind = {"integer": True} if binary else {}
-        x = ctx.add_variables("association", ("pair", t), lower=0.0, upper=reach if binary else reach.clip(max=1.0), **kind)
+        x = ctx.add_variables("association", ("pair", t), lower=0.0, upper=association_upper(data, gamma, binary), **kind)
     else:
         x = ctx.add_variables("association", ("pair", t), binary=binary, **({} if binary else {"lower": 0.0, "upper": 1.0}))
         gamma_at_pair = pick(gamma, "site", pair_site)
         ctx.add_constraints("eq6_coverage", x - (data.pair_coverage * gamma_at_pair).sum("mode") <= 0)
-    chi = ctx.add_variables("band_share", ("pair", "band", t), lower=0.0, upper=1.0, mask=rate > 0)
+    if band_share_mask is None:
+        chi = ctx.add_variables("band_share", ("pair", "band", t), lower=0.0, upper=1.0, mask=rate > 0)
+    else:
+        upper, _ = band_share_terms(rate, band_share_mask)
+        chi = ctx.add_variables("band_share", ("pair", "band", t), lower=0.0, upper=upper * xr.ones_like(data[t], dtype=float), mask=band_share_mask)
     # chi <= x needs no row of its own: r_p <= D_u x_p (below) zeroes every chi of an unused pair
     z = ctx.variables["band_on"]
     ctx.add_constraints("eq8_band_budget", total_by(chi, site_label, sites) - z <= 0)
     # implied by the budget, stated per pair to tighten the LP relaxation (facility-location style)
     ctx.add_constraints("eq8_share_needs_band", chi - pick(z, "site", pair_site) <= 0)
 
-    traffic = rate * chi  # Mbit/s per pair and band
+    if band_share_mask is None:
+        traffic = rate * chi  # Mbit/s per pair and band
+    else:
+        # the rates in one row: traffic (Mbit/s per pair and band) = rate x chi, so a caller changes only its coefficients
+        traffic = ctx.add_variables("pair_band_traffic", ("pair", "band", t), lower=0.0, mask=band_share_mask)
+        _, coefficient = band_share_terms(rate, band_share_mask)
+        ctx.add_constraints("eq8_pair_band_traffic", traffic - coefficient * chi == 0, mask=band_share_mask)
     pair_rate = traffic.sum("band")
     ctx.expressions["pair_rate"] = pair_rate
     ctx.expressions["band_traffic"] = total_by(traffic, site_label, sites)  # nu_DL^(b), Eq. 11
@@ -82,31 +119,36 @@ def add_association(
     if bool(has_sla.any()):
         ctx.add_constraints("eq10_sla_rate", (pair_rate - minimum * x).where(has_sla) >= 0)
 
-    _add_service_obligation(ctx, x, alive, required_share, sla_shortfall)
+    _add_service_obligation(ctx, x, alive, required_share, sla_shortfall, every_sla_user=band_share_mask is not None)
 
     # Eq. 9: capacity, less the scheduling overhead while helping
     ctx.add_constraints("eq9_capacity", total_by(pair_rate, site_label, sites) - _available_capacity(ctx) <= 0)
 
 
 def _add_service_obligation(
-    ctx: Context, x, alive: object, required_share: xr.DataArray | None, sla_shortfall: bool = False
+    ctx: Context, x, alive: object, required_share: xr.DataArray | None, sla_shortfall: bool = False, every_sla_user: bool = False
 ) -> None:
-    """Eq. 6 (at most one server, or a share of 1) and Eq. 10's obligation to serve SLA users while alive."""
+    """Eq. 6 (at most one server, or a share of 1) and Eq. 10's obligation to serve SLA users while alive.
+
+    With ``every_sla_user`` every user the data obliges has a row, also one ``required_share`` lets off
+    (its right-hand side then 0), so a caller can change the shares through right-hand sides and bounds.
+    """
     data = ctx.data
     served = total_by(x, ctx.labelled(data.pair_user, "user"), ctx.index("user"))
     ctx.expressions["served_share"] = served
     ctx.add_constraints("eq6_one_server", served <= 1)
     share = data.user_required_share if required_share is None else required_share
-    if not bool((share > 0).any()):
+    rows = (data.user_required_share > 0) if every_sla_user else (share > 0)
+    if not bool(rows.any()):
         return
     obliged = served
     if sla_shortfall:
         shortfall = ctx.add_variables(
             "sla_shortfall", ("user", ctx.time_dim), lower=0.0, upper=share * xr.ones_like(data[ctx.time_dim], dtype=float),
-            mask=(share > 0) & xr.ones_like(data[ctx.time_dim], dtype=bool),
+            mask=rows & xr.ones_like(data[ctx.time_dim], dtype=bool),
         )
         obliged = served + shortfall
-    ctx.add_constraints("eq10_sla_served", (obliged - share * alive).where(share > 0) >= 0)
+    ctx.add_constraints("eq10_sla_served", (obliged - share * alive).where(rows) >= 0)
 
 
 def _available_capacity(ctx: Context):
@@ -120,10 +162,10 @@ def _available_capacity(ctx: Context):
     gamma = ctx.expressions["gamma"]
     helping = gamma.sel(mode="helping", drop=True)
     capacity = data.capacity_mbps
+    if isinstance(gamma, xr.DataArray):
+        return (available_capacity_per_band(data, helping) * ctx.variables["band_on"]).sum("band")
     active = (capacity * ctx.variables["band_on"]).sum("band")
     overhead = float(data.helping_overhead)
-    if isinstance(gamma, xr.DataArray):
-        return active * (1.0 - overhead * helping)
     helping_capacity = add_binary_continuous_product(
         ctx.model, helping, active, 0.0, float(capacity.sum()), ctx.name("helping_capacity"), sides="lower"
     )

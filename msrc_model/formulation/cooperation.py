@@ -31,6 +31,27 @@ def mode_of(ctx: Context, m: int):
     return ctx.expressions["gamma"].sel(mode=MODES[m], drop=True)
 
 
+def fixed_mode_data(fixed_modes: xr.DataArray, time_dim: str = "time") -> dict[str, xr.DataArray]:
+    """gamma (site, mode, time), dark and awake (site, time) as data from (site, time) mode codes 0-3, or 4 for dark."""
+    fixed = fixed_modes.transpose("site", time_dim)
+    gamma = mode_onehot(fixed).transpose("site", "mode", time_dim)
+    dark = (fixed == DARK).astype(float)
+    return {"gamma": gamma, "dark": dark, "awake": 1.0 - gamma.sel(mode=MODES[SLEEP], drop=True) - dark}
+
+
+def band_on_bounds(data: xr.Dataset, gamma: xr.DataArray, awake: xr.DataArray) -> tuple[xr.DataArray, xr.DataArray]:
+    """(lower, upper) of the carrier activation z (site, band, time) under fixed modes: Eqs. 5, 24 (sleep side) and 25.
+
+    A helper keeps its widest band on (Eq. 5), an assisted site only its low bands (Eq. 25), a site
+    asleep or dark none (Eq. 24).
+    """
+    high = ~data.band_assisted.astype(bool)
+    widest = data.band == data.band.values[int(np.argmax(data.band_reach_m.values))]
+    upper = awake * (1.0 - high * gamma.sel(mode=MODES[ASSISTED], drop=True))
+    lower = widest * gamma.sel(mode=MODES[HELPING], drop=True)
+    return lower, upper
+
+
 def add_modes(
     ctx: Context,
     fixed_modes: xr.DataArray | None = None,
@@ -56,10 +77,7 @@ def add_modes(
     t = ctx.time_dim
     if fixed_modes is not None:
         # modes are data (Stage 2): no mode variables, Eqs. 19-23 hold for the given modes
-        fixed = fixed_modes.transpose("site", t)
-        ctx.expressions["gamma"] = mode_onehot(fixed).transpose("site", "mode", t)
-        ctx.expressions["dark"] = (fixed == DARK).astype(float)
-        ctx.expressions["awake"] = 1.0 - mode_of(ctx, SLEEP) - ctx.expressions["dark"]
+        ctx.expressions.update(fixed_mode_data(fixed_modes, t))
         return
     gamma = ctx.add_variables("mode", ("site", "mode", t), binary=True)
     if fixed_dark is None:
@@ -138,8 +156,7 @@ def add_band_activation(ctx: Context, integer: bool = True) -> None:
     widest = data.band == data.band.values[int(np.argmax(data.band_reach_m.values))]
     if isinstance(awake, xr.DataArray):
         # fixed modes: Eqs. 5, 24 (sleep side) and 25 are bounds on z
-        upper = awake * (1.0 - high * mode_of(ctx, ASSISTED))
-        lower = widest * mode_of(ctx, HELPING)
+        lower, upper = band_on_bounds(data, ctx.expressions["gamma"], awake)
         z = ctx.add_variables("band_on", ("site", "band", t), lower=lower, upper=upper, integer=integer)
         ctx.add_constraints("eq24_awake_needs_band", z.sum("band") >= awake)
         return

@@ -22,6 +22,7 @@ QUANTITIES: dict[str, tuple[str, str]] = {
     # traffic (Eqs. 6-11)
     "association": ("1", "association x_{i,u}: share of the demand entity the site serves (Eq. 6)"),
     "band_share": ("1", "band share chi_{i,u}^(b) given to the pair (Eq. 8)"),
+    "pair_band_traffic": ("Mbit/s", "traffic of the pair on a band, its rate per share times chi (Eq. 8)"),
     "pair_rate": ("Mbit/s", "rate the site delivers to the demand entity r_{i,u} (Eq. 8)"),
     "served_share": ("1", "share of the demand entity served, sum_i x_{i,u} (Eq. 6)"),
     "sla_shortfall": ("1", "share of the SLA obligation not served (slack of Eq. 10)"),

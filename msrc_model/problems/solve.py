@@ -114,11 +114,12 @@ class PersistentSolver:
         """How many times the HiGHS model was built again after the first build."""
         return 0 if self.solver is None else int(self.solver._rebuilds)
 
-    def solve(self, options: dict[str, Any], start: np.ndarray | None = None) -> SolveReport:
+    def solve(self, options: dict[str, Any], start: np.ndarray | None = None, cold_start: bool = False) -> SolveReport:
         """Solve with ``options`` (HiGHS option names) and report as :func:`solve_model` (no conflict analysis).
 
         ``start`` is a value per HiGHS column (:meth:`column_values` of an earlier solve), given to a MIP as its
-        first incumbent.
+        first incumbent. With ``cold_start`` HiGHS forgets the last solve's basis and solution first, so the
+        result is the one a fresh build of the same model gives, whatever was solved before.
         """
         started = time.perf_counter()
         with _quiet_stdout():
@@ -128,6 +129,8 @@ class PersistentSolver:
                 self.solver.update(self.model)
             highs = self.solver.solver_model
             highs.resetOptions()  # options are per solve: none is left over from the one before
+            if cold_start:
+                highs.clearSolver()
             for key, value in options.items():
                 highs.setOptionValue(key, value)
             if start is not None:

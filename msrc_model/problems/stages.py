@@ -18,8 +18,12 @@ import pandas as pd
 import xarray as xr
 
 from ..formulation import MSRCBlock, add_msrc
+from ..formulation.association import association_upper, available_capacity_per_band, band_share_terms
 from ..formulation.context import block_semantics, loosest_rhs, with_block_semantics
-from ..formulation.data import coverage_in_modes, mode_onehot
+from ..formulation.cooperation import band_on_bounds, fixed_mode_data
+from ..formulation.data import coverage_in_modes, mode_onehot, reachable_required_share
+from ..formulation.power import site_power_constant_kw
+from ..physics import HELPING, MODES
 from .solve import PersistentSolver, SolveReport
 
 
@@ -42,23 +46,131 @@ def build_stage2(
     exclusive_battery: bool = True,
     integer_carriers: bool = True,
     sla_shortfall: bool = False,
+    band_share_mask: xr.DataArray | None = None,
 ) -> tuple[linopy.Model, MSRCBlock]:
     """Stage 2 for the steps of ``data`` (usually one 30-s step) with ``modes`` fixed.
 
     Per-user binary association over the pairs the modes allow, Shannon rates
     per band (Eq. 8), objective Eq. 27 with the step's energy (scaled x100 for
     the solver's tolerances). With ``sla_shortfall`` Eq. 10 has a penalised
-    slack and the problem is feasible whatever the modes.
+    slack and the problem is feasible whatever the modes. With
+    ``band_share_mask`` (pair, band) every pair of ``data`` is kept and the
+    model is built to be updated (:class:`RadioProblem`, ``add_msrc``).
     """
     model = linopy.Model()
     block = add_msrc(
-        model, usable_pairs(data, modes), fixed_modes=modes, binary_association=binary_association,
-        exclusive_battery=exclusive_battery, integer_carriers=integer_carriers, sla_shortfall=sla_shortfall,
-        initial_battery_kwh=initial_battery_kwh, initial_ev_kwh=initial_ev_kwh,
+        model, data if band_share_mask is not None else usable_pairs(data, modes), fixed_modes=modes,
+        binary_association=binary_association, exclusive_battery=exclusive_battery, integer_carriers=integer_carriers,
+        sla_shortfall=sla_shortfall, initial_battery_kwh=initial_battery_kwh, initial_ev_kwh=initial_ev_kwh,
+        band_share_mask=band_share_mask,
     )
     objective = block.stage2_objective(weights, breakpoints)
     model.add_objective(100.0 * (objective - float(objective.const)), sense="max")
     return model, block
+
+
+def set_term_coefficients(constraint: linopy.Constraint, variable: linopy.Variable, values: xr.DataArray) -> None:
+    """Give every term of ``constraint`` on an element of ``variable`` the coefficient ``values`` holds for that element.
+
+    ``values`` is over (a subset of) the variable's dimensions; terms on other variables keep theirs.
+    The pattern of non-zeros must stay the same (no value 0 where a term exists), so a kept solver
+    model changes coefficients in place.
+    """
+    labels = variable.labels.values
+    element = np.broadcast_to(values.broadcast_like(variable.labels).transpose(*variable.labels.dims).values, labels.shape)
+    valid = labels >= 0
+    order = np.argsort(labels[valid])
+    known, value = labels[valid][order], element[valid][order]
+    terms = constraint.vars.values
+    position = np.clip(np.searchsorted(known, terms), 0, max(len(known) - 1, 0))
+    hit = (terms >= 0) & (known[position] == terms) if len(known) else np.zeros(terms.shape, dtype=bool)
+    if np.any(value[position[hit]] == 0):
+        raise ValueError(f"{constraint.name}: a zero coefficient would change the pattern of non-zeros")
+    coeffs = constraint.coeffs.values.copy()
+    coeffs[hit] = value[position[hit]]
+    constraint.update(coeffs=constraint.coeffs.copy(data=coeffs))
+
+
+class RadioProblem:
+    """The Stage-2 radio problem built once for every pair and updated in place at each call (Sec. IV-2).
+
+    Built by :func:`build_stage2` with ``band_share_mask`` (continuous
+    association, penalised SLA shortfall, no battery binary), it keeps every
+    pair of ``data``; :meth:`set_state` then gives one call's modes, coverage,
+    rates and carrier set as bounds, right-hand sides and coefficients,
+    through the formulation's own functions for each, and the HiGHS model kept
+    alive between calls gets only what changed
+    (:class:`~msrc_model.problems.solve.PersistentSolver`). Every solve starts
+    cold, so a kept model gives the result a fresh build gives.
+    """
+
+    @with_block_semantics
+    def __init__(
+        self,
+        data: xr.Dataset,
+        modes: xr.DataArray,
+        weights: dict[str, float],
+        *,
+        band_share_mask: xr.DataArray,
+        carriers: np.ndarray | None = None,
+        integer_carriers: bool = False,
+        breakpoints=None,
+    ) -> None:
+        self.band_share_mask = band_share_mask
+        self.model, self.block = build_stage2(
+            data, modes, weights, binary_association=False, exclusive_battery=False, integer_carriers=integer_carriers,
+            breakpoints=breakpoints, sla_shortfall=True, band_share_mask=band_share_mask,
+        )
+        if carriers is not None:
+            band_on = self.block.variables["band_on"]
+            band_on.update(upper=np.minimum(band_on.upper, self._carrier_cap(carriers)))
+        fixed = fixed_mode_data(modes)
+        # Eq. 17's right-hand side holds minus the constant part of the site power: kept to swap that part
+        self._power_balance_rhs = self.block.constraints["eq17_power_balance"].rhs + site_power_constant_kw(
+            self.block.data, fixed["gamma"], fixed["awake"]
+        )
+        self.solver = PersistentSolver(self.model)
+
+    def _carrier_cap(self, carriers: np.ndarray) -> xr.DataArray:
+        band_on = self.block.variables["band_on"]
+        cap = xr.DataArray(np.asarray(carriers, dtype=float), dims=("site", "band"), coords={"site": band_on.indexes["site"], "band": band_on.indexes["band"]})
+        return cap * xr.ones_like(band_on.upper)
+
+    @with_block_semantics
+    def set_state(self, modes: xr.DataArray, coverage: np.ndarray, rates: np.ndarray, carriers: np.ndarray) -> None:
+        """One call's data: modes (site, time codes), coverage (pair, mode, share), rates (pair, band, Mbit/s per share), carriers (site, band bool).
+
+        The pairs and bands are those of the build. Only bounds, right-hand sides and the coefficients
+        of Eqs. 8 (the traffic row) and 9 change.
+        """
+        block = self.block
+        data = block.data.copy()
+        data["pair_coverage"] = data.pair_coverage.copy(data=np.asarray(coverage, dtype=float))
+        data["pair_rate_per_share_mbps"] = data.pair_rate_per_share_mbps.copy(data=np.asarray(rates, dtype=float))
+        fixed = fixed_mode_data(modes)
+        gamma, awake = fixed["gamma"], fixed["awake"]
+        variables, constraints = block.variables, block.constraints
+        variables["association"].update(upper=association_upper(data, gamma))
+        lower, upper = band_on_bounds(data, gamma, awake)
+        band_on = variables["band_on"]
+        band_on.update(lower=lower * xr.ones_like(band_on.lower), upper=np.minimum(upper, self._carrier_cap(carriers)))
+        constraints["eq24_awake_needs_band"].update(rhs=awake * xr.ones_like(constraints["eq24_awake_needs_band"].rhs))
+        chi_upper, coefficient = band_share_terms(data.pair_rate_per_share_mbps, self.band_share_mask)
+        chi = variables["band_share"]
+        chi.update(upper=chi_upper * xr.ones_like(chi.upper))
+        set_term_coefficients(constraints["eq8_pair_band_traffic"], chi, -coefficient)
+        helping = gamma.sel(mode=MODES[HELPING], drop=True)
+        set_term_coefficients(constraints["eq9_capacity"], band_on, -available_capacity_per_band(data, helping))
+        power = constraints["eq17_power_balance"]
+        power.update(rhs=self._power_balance_rhs - site_power_constant_kw(data, gamma, awake))
+        if "eq10_sla_served" in constraints:
+            share = reachable_required_share(data, modes) * xr.ones_like(data.time, dtype=float)
+            constraints["eq10_sla_served"].update(rhs=share)
+            variables["sla_shortfall"].update(upper=share)
+
+    def solve(self, options: dict) -> SolveReport:
+        """Solve from the state last set, cold (:meth:`PersistentSolver.solve`)."""
+        return self.solver.solve(options, cold_start=True)
 
 
 @dataclass(frozen=True)

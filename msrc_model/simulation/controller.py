@@ -11,7 +11,7 @@ weights). The first block's modes and links are applied.
 
 **Stage 2** (every ``stage2_interval_s``) has two parts, both HiGHS problems:
 
-* the radio problem, :func:`msrc_model.problems.stages.build_stage2`: per-user
+* the radio problem, :class:`msrc_model.problems.stages.RadioProblem`: per-user
   association (continuous, as the paper words Stage 2), band shares and
   binary carrier activation with the modes fixed (Eq. 27 by tangent cuts,
   less the energy drawn); a user the solution splits over two sites goes to
@@ -54,8 +54,8 @@ from ..config.scenario import Scenario
 from ..formulation import model_data, with_block_semantics
 from ..formulation.site_level import site_level_data
 from ..physics import ASSISTED, DARK, HELPING, NORMAL, SLEEP, awake, needs_helper, peak_supply_kw, v2g_cost_scale_per_h
-from ..problems.solve import STARTED_MIP_OPTIONS, highs_options, solve_model
-from ..problems.stages import DispatchProblem, build_stage1, build_stage2
+from ..problems.solve import STARTED_MIP_OPTIONS, highs_options
+from ..problems.stages import DispatchProblem, RadioProblem, build_stage1
 from .simulator import Decision, SolverEvent, State, World
 
 
@@ -99,6 +99,7 @@ class MSRCController:
         self.links = np.zeros(world.n_edge, dtype=bool)
         self.known_dark = np.zeros(world.n_site, dtype=bool)
         self.radio_key: bytes | None = None
+        self.radio_problem: RadioProblem | None = None  # built at the first radio call, then updated
         self.user_site = world.best_server.copy()
         self.band_on = np.ones((world.n_site, world.n_band), dtype=bool)
         self.carrier_cap = np.ones((world.n_site, world.n_band), dtype=bool)  # Stage 1's carrier set per site
@@ -367,22 +368,25 @@ class MSRCController:
         modes = np.where(state.dark, DARK, self.mode)
         carriers = self.stage2_carriers(modes)
         fixed = xr.DataArray(modes[:, None], dims=("site", "time"), coords={"site": w.inputs.site.values, "time": self.data2.time.values})
-        allowed = np.flatnonzero(self.allowed_pairs(state.dark))
-        data = self.data2.isel(pair=allowed)
-        data["pair_rate_per_share_mbps"] = data.pair_rate_per_share_mbps.copy(data=self.stage2_rates(modes, carriers)[allowed])
-        # with the modes fixed the Eq. 7 SINR is known: in normal mode it decides, as in the simulator (Eq. 5)
-        coverage = data.pair_coverage.values.copy()
+        rates = self.stage2_rates(modes, carriers)
+        # with the modes fixed the Eq. 7 SINR is known: in normal mode it decides, as in the simulator (Eq. 5);
+        # a pair not offered (allowed_pairs) covers nothing
+        coverage = self.data2.pair_coverage.values.copy()
         coverage[:, NORMAL] = 1.0
-        data["pair_coverage"] = data.pair_coverage.copy(data=coverage)
-        # the radio problem never charges a battery: no charge/discharge binary; Eq. 10 with a penalised slack
+        coverage[~self.allowed_pairs(state.dark)] = 0.0
         integer_carriers = self.scenario.controller.stage2_integer_carriers
-        model, block = build_stage2(
-            data, fixed, self.weights, binary_association=False, exclusive_battery=False, integer_carriers=integer_carriers,
-            breakpoints=self.scenario.formulation.tangent_breakpoints, sla_shortfall=True,
-        )
+        if self.radio_problem is None:
+            # built once for every pair, with band shares wherever a band can carry anything (no interference);
+            # the radio problem never charges a battery: no charge/discharge binary; Eq. 10 with a penalised slack
+            envelope = self.stage2_rates(modes, np.zeros_like(carriers))
+            self.radio_problem = RadioProblem(
+                self.data2, fixed, self.weights, band_share_mask=self.data2.pair_rate_per_share_mbps.copy(data=envelope > 0),
+                integer_carriers=integer_carriers, breakpoints=self.scenario.formulation.tangent_breakpoints,
+            )
+        problem = self.radio_problem
+        problem.set_state(fixed, coverage, rates, carriers)  # Stage 1's carrier set caps the carriers (Eq. 24)
+        block = problem.block
         band_on = block.variables["band_on"]
-        cap = xr.DataArray(carriers[:, :, None], dims=("site", "band", "time"), coords=band_on.upper.coords)
-        band_on.update(upper=np.minimum(band_on.upper, cap))  # Stage 1's carrier set (Eq. 24)
         self.radio_build_times.append(_time.perf_counter() - started)
         limit = self.scenario.controller.stage2_time_limit_s
         due = {t for t in self.fail_stage2_at_s if state.time_s >= t - 1e-9}
@@ -390,14 +394,14 @@ class MSRCController:
             self.fail_stage2_at_s -= due
             limit = 1e-6
         options = self._options(limit, self.scenario.controller.stage2_solution_limit)
-        report = solve_model(model, options, diagnose=False)
+        report = problem.solve(options)
         solve_time = report.solve_time_s
         if report.has_solution and not integer_carriers:
             # exact carriers: round the LP's activations and solve again with the carriers fixed
             on = self.round_carriers(band_on.solution.isel(time=0).transpose("site", "band").values, modes)
             fixed_on = xr.DataArray(on[:, :, None].astype(float), dims=("site", "band", "time"), coords=band_on.upper.coords)
             band_on.update(lower=fixed_on, upper=fixed_on)
-            report = solve_model(model, options, diagnose=False)
+            report = problem.solve(options)
             solve_time += report.solve_time_s
         self.radio_times.append(solve_time)
         if not report.has_solution:

@@ -99,7 +99,7 @@ def run_outage(
         "stage1_bound": ("stage1_call", "1", "best bound of each Stage-1 solve on that objective"),
         "stage1_time_limit_hit": ("stage1_call", "1", "1 where the Stage-1 safety-net clock stopped the solve (the result then depends on the machine)"),
         "stage2_solve_time": ("stage2_call", "s", "Stage-2 radio solve time of each call"),
-        "stage2_build_time": ("stage2_call", "s", "Stage-2 radio build time of each call"),
+        "stage2_build_time": ("stage2_call", "s", "Stage-2 radio model time of each call: its build at the first call, its update in place at every later one"),
         "stage2_split_users": ("stage2_call", "1", "users the Stage-2 radio solution split over two sites (then rounded)"),
         "stage2_call_time": ("stage2_call", "s", "simulation time of each Stage-2 radio call"),
         "stage2_sla_shortfall": (
