@@ -27,15 +27,17 @@ def association_upper(data: xr.Dataset, gamma: xr.DataArray, binary: bool = Fals
     return reach if binary else reach.clip(max=1.0)
 
 
-def band_share_terms(rate: xr.DataArray, mask: xr.DataArray) -> tuple[xr.DataArray, xr.DataArray]:
-    """(upper bound of chi, coefficient of chi in the traffic row) per pair and band, for band shares on ``mask``.
+def band_share_terms(rate: xr.DataArray, mask: xr.DataArray, association_upper: xr.DataArray) -> tuple[xr.DataArray, xr.DataArray]:
+    """(upper bound of chi, coefficient of chi in the traffic row) per pair, band and time, for band shares on ``mask``.
 
-    A band share exists wherever ``mask`` holds; where the rate (Mbit/s per unit share) is 0 its
-    share is held at 0 and the row's coefficient reads 1 (any non-zero value: chi is 0), so the rows
-    keep one pattern of coefficients whatever the rates.
+    A band share exists wherever ``mask`` holds. It is held at 0 where the rate (Mbit/s per unit
+    share) is 0 or the pair cannot be associated (``association_upper`` 0: Eq. 8's ``r <= D x``
+    zeroes it anyway; the bound says so to the solver's presolve). Where the rate is 0 the row's
+    coefficient reads 1 (any non-zero value: chi is 0), so the rows keep one pattern of
+    coefficients whatever the rates.
     """
     usable = (rate > 0) & mask
-    return usable.astype(float), rate.where(usable, 1.0)
+    return (usable & (association_upper > 0)).astype(float), rate.where(usable, 1.0)
 
 
 def available_capacity_per_band(data: xr.Dataset, helping: xr.DataArray) -> xr.DataArray:
@@ -84,7 +86,8 @@ def add_association(
     if fixed:
         # Eq. 6 with the modes known is an upper bound of x
         kind = {"integer": True} if binary else {}
-        x = ctx.add_variables("association", ("pair", t), lower=0.0, upper=association_upper(data, gamma, binary), **kind)
+        x_upper = association_upper(data, gamma, binary)
+        x = ctx.add_variables("association", ("pair", t), lower=0.0, upper=x_upper, **kind)
     else:
         x = ctx.add_variables("association", ("pair", t), binary=binary, **({} if binary else {"lower": 0.0, "upper": 1.0}))
         gamma_at_pair = pick(gamma, "site", pair_site)
@@ -92,8 +95,8 @@ def add_association(
     if band_share_mask is None:
         chi = ctx.add_variables("band_share", ("pair", "band", t), lower=0.0, upper=1.0, mask=rate > 0)
     else:
-        upper, _ = band_share_terms(rate, band_share_mask)
-        chi = ctx.add_variables("band_share", ("pair", "band", t), lower=0.0, upper=upper * xr.ones_like(data[t], dtype=float), mask=band_share_mask)
+        upper, _ = band_share_terms(rate, band_share_mask, x_upper)
+        chi = ctx.add_variables("band_share", ("pair", "band", t), lower=0.0, upper=upper, mask=band_share_mask)
     # chi <= x needs no row of its own: r_p <= D_u x_p (below) zeroes every chi of an unused pair
     z = ctx.variables["band_on"]
     ctx.add_constraints("eq8_band_budget", total_by(chi, site_label, sites) - z <= 0)
@@ -105,7 +108,7 @@ def add_association(
     else:
         # the rates in one row: traffic (Mbit/s per pair and band) = rate x chi, so a caller changes only its coefficients
         traffic = ctx.add_variables("pair_band_traffic", ("pair", "band", t), lower=0.0, mask=band_share_mask)
-        _, coefficient = band_share_terms(rate, band_share_mask)
+        _, coefficient = band_share_terms(rate, band_share_mask, x_upper)
         ctx.add_constraints("eq8_pair_band_traffic", traffic - coefficient * chi == 0, mask=band_share_mask)
     pair_rate = traffic.sum("band")
     ctx.expressions["pair_rate"] = pair_rate
