@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import linopy
 import numpy as np
+import pandas as pd
 import pytest
 import xarray as xr
 
@@ -281,6 +283,33 @@ def test_persistent_solver_start_is_the_incumbent_in_highs_column_order():
     assert report.has_solution
     assert report.objective == pytest.approx(value[0] + value[5], rel=1e-9)
     assert np.allclose(model.variables["x"].solution.values, start)
+
+
+def test_a_kept_lp_gets_its_time_limit_at_every_solve_not_once_for_all():
+    """HiGHS sums an LP's run time over every solve of a kept model; each solve still gets the whole limit.
+
+    Found on the default run: after about 10 s of radio solves in all, every later radio solve of the kept
+    model stopped at once at the 10-s limit with no solution.
+    """
+    rng = np.random.default_rng(0)
+    model = linopy.Model()
+    x = model.add_variables(lower=0.0, upper=10.0, coords=[pd.RangeIndex(600, name="i")], name="x")
+    rows = pd.RangeIndex(400, name="r")
+    pick = xr.DataArray(rng.integers(0, 600, size=(400, 20)), dims=("r", "k"), coords={"r": rows})
+    weight = xr.DataArray(rng.random((400, 20)) + 0.1, dims=("r", "k"), coords={"r": rows})
+    model.add_constraints((weight * x.isel(i=pick)).sum("k") <= 1.0 + xr.DataArray(rng.random(400), coords=[rows]), name="rows")
+    model.add_objective(-(xr.DataArray(rng.random(600), coords=[x.indexes["i"]]) * x).sum())
+    solver = PersistentSolver(model)
+    longest, summed = 0.0, 0.0
+    for _ in range(6):
+        report = solver.solve({**OPTIONS, "time_limit": 600.0}, cold_start=True)
+        assert report.termination == "optimal"
+        run_time = solver.solver.solver_model.getRunTime()  # HiGHS's own clock, summed over the solves
+        longest, summed = max(longest, run_time - summed), run_time
+    # a limit three times the longest solve, below the 6 solves' run time summed
+    assert summed > 3 * longest
+    again = solver.solve({**OPTIONS, "time_limit": 3 * longest}, cold_start=True)
+    assert again.termination == "optimal" and again.has_solution, again.message
 
 
 def test_every_solve_uses_one_thread_unless_told_otherwise():

@@ -133,6 +133,11 @@ class PersistentSolver:
                 highs.clearSolver()
             for key, value in options.items():
                 highs.setOptionValue(key, value)
+            if "time_limit" in options and self._solves_an_lp(options):
+                # HiGHS checks an LP's time limit against the run time summed over every solve of this
+                # HiGHS object (a MIP's against its own start): without the offset a kept LP stops at once
+                # when its earlier solves add up to the limit
+                highs.setOptionValue("time_limit", highs.getRunTime() + float(options["time_limit"]))
             if start is not None:
                 solution = highspy.HighsSolution()
                 solution.col_value = list(start)
@@ -143,6 +148,10 @@ class PersistentSolver:
                 result.solution.dual = np.array([], dtype=float)
             self.model.assign_result(result, solver=self.solver)
         return _report(self.model, str(self.model.status), str(self.model.termination_condition), time.perf_counter() - started)
+
+    def _solves_an_lp(self, options: dict[str, Any]) -> bool:
+        """No integer variable, or its relaxation asked for."""
+        return bool(options.get("solve_relaxation", False)) or not (len(self.model.binaries) or len(self.model.integers))
 
     def column_values(self) -> np.ndarray:
         """The last solution's value per HiGHS column (the order a ``start`` is given in)."""
