@@ -140,3 +140,29 @@ def test_rounded_start_ends_within_the_gap_of_the_exact_optimum(mip_gap):
         assert bound >= exact.objective - 1e-6 * abs(exact.objective) - 1e-7
         binary = c.stage1_problem.handles.mode_first
         assert float(binary.lower.max()) == 0.0 and float(binary.upper.min()) == 1.0  # free for the next call
+
+
+def test_rounded_start_without_a_rounded_plan_runs_the_plain_mip_heuristics_on(controller, monkeypatch):
+    """The started-MIP options (heuristics off) only make sense with a start; without one HiGHS needs its heuristics."""
+    from msrc_model.problems.solve import STARTED_MIP_OPTIONS, SolveReport
+
+    calls = []
+
+    class Problem:
+        def solve(self, options, start=None):
+            calls.append((options, start))
+            return SolveReport("ok", "optimal", has_solution=True, gap=0.0)
+
+        def column_values(self):
+            return np.ones(3)
+
+    options = {"mip_rel_gap": 0.01, "time_limit": 30.0}
+    dark = np.zeros(controller.world.n_site, dtype=bool)
+    monkeypatch.setattr(controller, "_stage1_lp_rounding", lambda *args: SolveReport("warning", "infeasible", has_solution=False))
+    controller._stage1_rounded_start(Problem(), options, dark)
+    assert calls == [(options, None)]
+    calls.clear()
+    monkeypatch.setattr(controller, "_stage1_lp_rounding", lambda *args: SolveReport("ok", "optimal", has_solution=True, gap=0.05))
+    controller._stage1_rounded_start(Problem(), options, dark)
+    (given, start), = calls
+    assert given == {**STARTED_MIP_OPTIONS, **options} and np.array_equal(start, np.ones(3))

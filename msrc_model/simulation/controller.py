@@ -281,15 +281,17 @@ class MSRCController:
         The LP-and-rounding plan (:meth:`_stage1_lp_rounding`) is the answer when its distance to the LP's bound is
         within ``solver.mip_gap``: that bound is above the MIP's optimum, so the gap is proven. Otherwise it is
         HiGHS's first incumbent and the branch and bound runs to the gap with the sub-MIP and search heuristics
-        off (:data:`STARTED_MIP_OPTIONS`), which took most of a plain MIP's time. The report's time covers both
-        parts.
+        off (:data:`STARTED_MIP_OPTIONS`), which took most of a plain MIP's time. When the rounding finds no plan,
+        the plain MIP runs, heuristics on. The report's time covers both parts.
         """
         started = _time.perf_counter()
         rounded = self._stage1_lp_rounding(problem, options, dark)
         if rounded.has_solution and rounded.gap <= options["mip_rel_gap"]:
             return rounded
-        start = problem.column_values() if rounded.has_solution else None
-        report = problem.solve({**STARTED_MIP_OPTIONS, **options}, start=start)
+        if rounded.has_solution:
+            report = problem.solve({**STARTED_MIP_OPTIONS, **options}, start=problem.column_values())
+        else:  # no rounded plan to start from: the plain MIP, with HiGHS's heuristics to find a first point
+            report = problem.solve(options)
         report.solve_time_s = _time.perf_counter() - started
         return report
 
