@@ -95,8 +95,8 @@ def add_association(
     if band_share_mask is None:
         chi = ctx.add_variables("band_share", ("pair", "band", t), lower=0.0, upper=1.0, mask=rate > 0)
     else:
-        upper, _ = band_share_terms(rate, band_share_mask, x_upper)
-        chi = ctx.add_variables("band_share", ("pair", "band", t), lower=0.0, upper=upper, mask=band_share_mask)
+        share_upper, rate_coefficient = band_share_terms(rate, band_share_mask, x_upper)
+        chi = ctx.add_variables("band_share", ("pair", "band", t), lower=0.0, upper=share_upper, mask=band_share_mask)
     # chi <= x needs no row of its own: r_p <= D_u x_p (below) zeroes every chi of an unused pair
     z = ctx.variables["band_on"]
     ctx.add_constraints("eq8_band_budget", total_by(chi, site_label, sites) - z <= 0)
@@ -108,8 +108,7 @@ def add_association(
     else:
         # the rates in one row: traffic (Mbit/s per pair and band) = rate x chi, so a caller changes only its coefficients
         traffic = ctx.add_variables("pair_band_traffic", ("pair", "band", t), lower=0.0, mask=band_share_mask)
-        _, coefficient = band_share_terms(rate, band_share_mask, x_upper)
-        ctx.add_constraints("eq8_pair_band_traffic", traffic - coefficient * chi == 0, mask=band_share_mask)
+        ctx.add_constraints("eq8_pair_band_traffic", traffic - rate_coefficient * chi == 0, mask=band_share_mask)
     pair_rate = traffic.sum("band")
     ctx.expressions["pair_rate"] = pair_rate
     ctx.expressions["band_traffic"] = total_by(traffic, site_label, sites)  # nu_DL^(b), Eq. 11
