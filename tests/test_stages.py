@@ -285,6 +285,25 @@ def test_persistent_solver_start_is_the_incumbent_in_highs_column_order():
     assert np.allclose(model.variables["x"].solution.values, start)
 
 
+def test_a_solve_without_write_back_leaves_the_model_as_it_was_and_reports_its_own_result():
+    """``write_back=False``: the solution stays in HiGHS; the report and the column values are this solve's."""
+    model, value = _knapsack()
+    solver = PersistentSolver(model)
+    options = {**OPTIONS, "mip_rel_gap": 0.0}
+    exact = solver.solve(options)
+    kept = model.variables["x"].solution.values.copy()
+    upper = xr.ones_like(model.variables["x"].upper)
+    upper[0] = 0.0
+    model.variables["x"].update(upper=upper)
+    worse = solver.solve(options, write_back=False)  # item 0 barred: another optimum, lower
+    assert worse.has_solution and worse.termination == "optimal"
+    assert worse.objective < exact.objective - 1e-9
+    assert np.array_equal(model.variables["x"].solution.values, kept)  # the model's values are the first solve's
+    columns = solver.column_values()
+    assert columns[0] == 0.0 and float(columns @ value) == pytest.approx(worse.objective, rel=1e-9)
+    assert model.termination_condition == "optimal" and model.objective.value == pytest.approx(exact.objective)
+
+
 def test_a_kept_lp_gets_its_time_limit_at_every_solve_not_once_for_all():
     """HiGHS sums an LP's run time over every solve of a kept model; each solve still gets the whole limit.
 

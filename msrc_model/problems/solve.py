@@ -114,12 +114,16 @@ class PersistentSolver:
         """How many times the HiGHS model was built again after the first build."""
         return 0 if self.solver is None else int(self.solver._rebuilds)
 
-    def solve(self, options: dict[str, Any], start: np.ndarray | None = None, cold_start: bool = False) -> SolveReport:
+    def solve(
+        self, options: dict[str, Any], start: np.ndarray | None = None, cold_start: bool = False, write_back: bool = True
+    ) -> SolveReport:
         """Solve with ``options`` (HiGHS option names) and report as :func:`solve_model` (no conflict analysis).
 
         ``start`` is a value per HiGHS column (:meth:`column_values` of an earlier solve), given to a MIP as its
         first incumbent. With ``cold_start`` HiGHS forgets the last solve's basis and solution first, so the
-        result is the one a fresh build of the same model gives, whatever was solved before.
+        result is the one a fresh build of the same model gives, whatever was solved before. Without
+        ``write_back`` the solution stays in HiGHS only (:meth:`column_values`): the model's variables keep the
+        values of the last solve written back, and linopy's status is not changed (the report has this solve's).
         """
         started = time.perf_counter()
         with _quiet_stdout():
@@ -144,6 +148,9 @@ class PersistentSolver:
                 solution.value_valid = True
                 highs.setSolution(solution)
             result = self.solver.solve()
+            if not write_back:
+                status, termination = str(result.status.status.value), str(result.status.termination_condition.value)
+                return _report(self.model, status, termination, time.perf_counter() - started, highs)
             if result.solution is not None:  # no caller reads duals: writing them back cost as much as the primal values
                 result.solution.dual = np.array([], dtype=float)
             self.model.assign_result(result, solver=self.solver)
@@ -175,10 +182,10 @@ def solve_model(model: linopy.Model, options: dict[str, Any], diagnose: bool = T
     return report
 
 
-def _report(model: linopy.Model, status: str, termination: str, elapsed: float) -> SolveReport:
-    """The :class:`SolveReport` of the solve whose HiGHS model ``model`` holds."""
+def _report(model: linopy.Model, status: str, termination: str, elapsed: float, highs: Any = None) -> SolveReport:
+    """The :class:`SolveReport` of the solve whose HiGHS model ``highs`` (default: ``model``'s) holds."""
     report = SolveReport(status, termination, has_solution=False, solve_time_s=elapsed)
-    highs = model.solver_model
+    highs = model.solver_model if highs is None else highs
     if highs is not None:
         info = highs.getInfo()
         report.has_solution = info.primal_solution_status == 2  # feasible

@@ -232,12 +232,13 @@ class Stage1Problem:
     def __post_init__(self) -> None:
         self.solver = PersistentSolver(self.model)
 
-    def solve(self, options: dict, start: np.ndarray | None = None) -> SolveReport:
+    def solve(self, options: dict, start: np.ndarray | None = None, write_back: bool = True) -> SolveReport:
         """Solve from the state last set; HiGHS keeps the model between calls and gets only what changed.
 
         ``start``: a first incumbent, the column values of an earlier solve of this model (:meth:`column_values`).
+        Without ``write_back`` the solution stays in HiGHS (:meth:`column_values`), not on the model's variables.
         """
-        return self.solver.solve(options, start=start)
+        return self.solver.solve(options, start=start, write_back=write_back)
 
     def column_values(self) -> np.ndarray:
         """The last solution as HiGHS column values, to pass back as a ``start``."""
