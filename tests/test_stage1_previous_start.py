@@ -72,7 +72,9 @@ def test_the_modes_applied_now_are_fixed_and_their_completion_is_the_start_of_a_
     assert np.array_equal(problem.fixed[0], expected)
     (first_options, first_start, first_back), (mip_options, mip_start, mip_back) = problem.solves
     assert first_options == options and first_start is None and not first_back  # only its column values are used
-    assert mip_options == {**STARTED_MIP_OPTIONS, **options} and mip_back
+    gap = c.scenario.controller.previous_start_gap
+    assert gap < options["mip_rel_gap"]
+    assert mip_options == {**STARTED_MIP_OPTIONS, **options, "mip_rel_gap": gap} and mip_back
     assert np.array_equal(mip_start, np.arange(3.0))
 
 
@@ -88,12 +90,12 @@ def test_without_a_completion_of_the_modes_applied_now_the_plain_mip_runs_heuris
 
 @pytest.mark.parametrize("mip_gap", [0.01, 1e-4])
 def test_previous_start_ends_within_the_gap_of_the_exact_optimum(mip_gap):
-    """Each call's plan is within solver.mip_gap of the optimum found to 1e-6 and its bound is above that optimum.
+    """Each call's plan is within the gap of the optimum found to 1e-6 and its bound is above that optimum.
 
     The calls follow each other as in a run (each starts from the plan the last one applied), with random
     batteries and a dark site, and one call starts from an arbitrary plan that is far from optimal.
     """
-    c = make_controller(f"solver.mip_gap={mip_gap}")
+    c = make_controller(f"solver.mip_gap={mip_gap}", f"controller.previous_start_gap={mip_gap}")
     world = c.world
     rng = np.random.default_rng(5)
     for call in range(4):

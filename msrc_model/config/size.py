@@ -35,6 +35,9 @@ GEOMETRY_BYTES_PER_SITE_PAIR = 40
 #: Bytes per variable of an optimisation model: linopy's arrays, its constraint rows
 #: and the solver's copy together.
 MODEL_BYTES_PER_VARIABLE = 1_000
+#: Variables of the Stage-2 radio model per user-site pair and band: the band share chi, the pair's
+#: traffic on the band (Eq. 8) and its capacity row's slack in HiGHS.
+RADIO_VARIABLES_PER_PAIR_BAND = 3
 #: Bytes per site and time step of a strategy's results (powers, energies, modes, prices).
 RESULT_BYTES_PER_SITE_STEP = 60
 #: Bytes per user and time step of a strategy's results (the serving site, int16).
@@ -112,7 +115,7 @@ def memory_estimate(scenario: Scenario) -> list[MemoryTerm]:
     if "msrc" in scenario.run.strategies and scenario.run.mode == "simulate":
         terms.append(MemoryTerm("Stage-1 model", "controller.stage1_horizon_h",
                                 sites * _stage1_blocks(scenario) * site_row * MODEL_BYTES_PER_VARIABLE))
-        terms.append(MemoryTerm("Stage-2 radio model", "traffic.users", pairs * bands * 2 * MODEL_BYTES_PER_VARIABLE))
+        terms.append(MemoryTerm("Stage-2 radio model", "traffic.users", pairs * bands * RADIO_VARIABLES_PER_PAIR_BAND * MODEL_BYTES_PER_VARIABLE))
     if scenario.run.mode == "plan":
         plan_steps = c.max_duration_h * 60.0 / scenario.formulation.plan_step_min
         f = scenario.formulation

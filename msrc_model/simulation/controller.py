@@ -283,10 +283,11 @@ class MSRCController:
         The modes applied now, kept valid for the sites gone dark (:meth:`_repair`; those sites are left free,
         Eq. 19 keeps them dark), are fixed in the first block and the model is solved with them: that plan is
         HiGHS's first incumbent, and the branch and bound runs to ``solver.mip_gap`` with the sub-MIP and search
-        heuristics off (:data:`STARTED_MIP_OPTIONS`), which took most of a plain MIP's time. On the default run the
-        optimum kept the modes applied at most calls, so the start is near-optimal where it matters. If those modes
-        cannot be completed, the plain MIP runs, heuristics on. The report's time covers both parts; its gap is the
-        branch and bound's, proven either way.
+        heuristics off (:data:`STARTED_MIP_OPTIONS`), which took most of a plain MIP's time, to
+        ``controller.previous_start_gap``: the start is the answer whenever it is within that gap, so it is tighter
+        than ``solver.mip_gap`` lest the plan applied now be kept where a slightly better one starts cooperating.
+        If those modes cannot be completed, the plain MIP runs to ``solver.mip_gap``, heuristics on. The report's
+        time covers both parts; its gap is the branch and bound's, proven either way.
         """
         started = _time.perf_counter()
         self._repair(dark)
@@ -294,7 +295,8 @@ class MSRCController:
         previous = problem.solve(options, write_back=False)  # only its column values are wanted, as the start
         problem.fix_first_modes(None)
         if previous.has_solution:
-            report = problem.solve({**STARTED_MIP_OPTIONS, **options}, start=problem.column_values())
+            gap = {"mip_rel_gap": float(self.scenario.controller.previous_start_gap)}
+            report = problem.solve({**STARTED_MIP_OPTIONS, **options, **gap}, start=problem.column_values())
         else:
             report = problem.solve(options)
         report.solve_time_s = _time.perf_counter() - started
