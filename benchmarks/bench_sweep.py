@@ -4,6 +4,7 @@ Run from the repository root::
 
     python benchmarks/bench_sweep.py                     # read results/paper.nc.points of a finished run
     python benchmarks/bench_sweep.py --run --trials 2    # time a fresh sweep of 3 loads x 2 trials
+    python benchmarks/bench_sweep.py --run --trials 2 --workers 1 2   # the same sweep on 1, then 2 workers
 
 The full study is ``msrc solve models/paper.yaml`` (150 points on 2 local worker
 processes; target: under 30 minutes on 2 cores). Its wall time is printed by the
@@ -28,7 +29,7 @@ import xarray as xr
 REPO = Path(__file__).resolve().parents[1]
 
 
-def describe_points(folder: Path) -> None:
+def describe_points(folder: Path, workers: int = 2) -> None:
     files = sorted(folder.glob("*.nc"))
     if not files:
         sys.exit(f"no point files in {folder}")
@@ -47,13 +48,16 @@ def describe_points(folder: Path) -> None:
                 values = np.array([p.get(key, np.nan) for p in points])
                 line += f"; {key.removesuffix('_s')} median {np.nanmedian(values):.1f} s"
         print(line)
-    print(f"all {len(files)} points: {total:.0f} s of worker time ({total / 2 / 60:.1f} min on 2 workers)")
+    print(f"all {len(files)} points: {total:.0f} s of worker time ({total / workers / 60:.1f} min on {workers} workers)")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--run", action="store_true", help="run a fresh sweep of models/paper.yaml in a temporary folder")
     parser.add_argument("--trials", type=int, default=2, help="trials per load for --run (the study has 50)")
+    parser.add_argument("--workers", type=int, nargs="+", default=[2], help="local worker processes for --run; several: one sweep per count")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="scenario override passed to msrc solve for --run (repeatable)")
     parser.add_argument("--points", type=Path, default=REPO / "results" / "paper.nc.points", help="point folder to describe")
     args = parser.parse_args()
     if not args.run:
@@ -61,21 +65,30 @@ def main() -> None:
         return
     executable = Path(sys.executable).with_name("msrc")
     command = [str(executable)] if executable.exists() else [sys.executable, "-m", "msrc_model.cli"]
-    with tempfile.TemporaryDirectory() as folder:
-        out = Path(folder) / "paper.nc"
-        started = time.perf_counter()
-        done = subprocess.run(
-            [*command, "solve", str(REPO / "models" / "paper.yaml"), "-o", str(out), "--set", f"sweep.trials={args.trials}"],
-            capture_output=True, text=True,
-        )
-        wall = time.perf_counter() - started
-        if done.returncode != 0:
-            sys.exit(f"msrc solve failed ({done.returncode}):\n{done.stderr}")
-        points = 3 * args.trials
-        print(done.stdout)
-        print(f"{points} points in {wall:.0f} s: {wall / points:.1f} s per point on 2 workers; "
-              f"150 points would take about {150 * wall / points / 60:.0f} min (target < 30 min)")
-        describe_points(Path(folder) / "paper.nc.points")
+    overrides = [part for item in args.overrides for part in ("--set", item)]
+    points = 3 * args.trials
+    walls: dict[int, float] = {}
+    for workers in args.workers:
+        with tempfile.TemporaryDirectory() as folder:
+            out = Path(folder) / "paper.nc"
+            started = time.perf_counter()
+            done = subprocess.run(
+                [*command, "solve", str(REPO / "models" / "paper.yaml"), "-o", str(out), "--set", f"sweep.trials={args.trials}",
+                 "--set", f"sweep.workers={workers}", *overrides],
+                capture_output=True, text=True,
+            )
+            wall = time.perf_counter() - started
+            if done.returncode != 0:
+                sys.exit(f"msrc solve failed ({done.returncode}):\n{done.stderr}")
+            walls[workers] = wall
+            print(done.stdout)
+            print(f"{points} points in {wall:.0f} s on {workers} worker(s): {wall / points:.1f} s of wall time per point; "
+                  f"150 points would take about {150 * wall / points / 60:.0f} min (target <= 15 min on 2 workers)")
+            describe_points(Path(folder) / "paper.nc.points", workers)
+    if len(walls) > 1:
+        first = min(walls)
+        for workers, wall in sorted(walls.items()):
+            print(f"workers {workers}: wall {wall:.0f} s, speed-up {walls[first] / wall:.2f} against {first} worker(s)")
 
 
 if __name__ == "__main__":

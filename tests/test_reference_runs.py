@@ -13,7 +13,8 @@ limit moved to the EV battery; the paper run then became 30 min long
 again when Stage 1 began to choose each normal site's carrier set, Stage 1 to solve to the MIP gap
 and the radio problem to round its carriers and re-solve with them fixed. ``plan-small-2h.json`` was recorded again
 when the V2G cost term began to be scaled by a fixed reference price instead of the largest posted one (the two
-simulated runs did not change). A change that alters what the simulator,
+simulated runs did not change). ``small.json`` was recorded again when Stage 1's default became
+``previous_start`` (``msrc-30min.json`` did not change). A change that alters what the simulator,
 the controller or the plan decide shows up here. Runs are compared to solver tolerance: floats to 1e-6
 relative, counts exactly.
 """
