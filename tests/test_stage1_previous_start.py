@@ -31,8 +31,9 @@ def state_of(world: World, battery_kwh: np.ndarray, dark: np.ndarray) -> State:
 class RecordingProblem:
     """A stand-in for the Stage-1 problem that records what the method asks of it."""
 
-    def __init__(self, fixed_solution: bool) -> None:
+    def __init__(self, fixed_solution: bool, fixed_termination: str = "infeasible") -> None:
         self.fixed_solution = fixed_solution
+        self.fixed_termination = fixed_termination
         self.fixed: list[np.ndarray | None] = []
         self.solves: list[tuple[dict, np.ndarray | None, bool]] = []
 
@@ -43,7 +44,7 @@ class RecordingProblem:
         self.solves.append((options, start, write_back))
         fixed_now = self.fixed and self.fixed[-1] is not None
         if fixed_now and not self.fixed_solution:
-            return SolveReport("warning", "infeasible", has_solution=False)
+            return SolveReport("warning", self.fixed_termination, has_solution=False)
         return SolveReport("ok", "optimal", has_solution=True, gap=0.0)
 
     def column_values(self):
@@ -74,7 +75,11 @@ def test_the_modes_applied_now_are_fixed_and_their_completion_is_the_start_of_a_
     assert first_options == options and first_start is None and not first_back  # only its column values are used
     gap = c.scenario.controller.previous_start_gap
     assert gap < options["mip_rel_gap"]
-    assert mip_options == {**STARTED_MIP_OPTIONS, **options, "mip_rel_gap": gap} and mip_back
+    # the branch and bound has what the fixed solve left of the one clock
+    assert 0.0 < mip_options.pop("time_limit") <= options["time_limit"]
+    expected_options = {**STARTED_MIP_OPTIONS, **options, "mip_rel_gap": gap}
+    del expected_options["time_limit"]
+    assert mip_options == expected_options and mip_back
     assert np.array_equal(mip_start, np.arange(3.0))
 
 
@@ -85,7 +90,19 @@ def test_without_a_completion_of_the_modes_applied_now_the_plain_mip_runs_heuris
     report = c._stage1_previous_start(problem, options, np.zeros(c.world.n_site, dtype=bool))
     assert report.has_solution
     assert problem.fixed[-1] is None
-    assert problem.solves[-1] == (options, None, True)
+    given, start, write_back = problem.solves[-1]
+    assert 0.0 < given.pop("time_limit") <= options["time_limit"]
+    assert given == {"mip_rel_gap": 0.01} and start is None and write_back
+
+
+def test_a_fixed_solve_stopped_by_the_clock_ends_the_call_within_it():
+    """The two solves share one safety-net clock: found on the city scenario, where the fixed solve alone hit it."""
+    c = make_controller()
+    options = {"mip_rel_gap": 0.01, "time_limit": 30.0}
+    problem = RecordingProblem(fixed_solution=False, fixed_termination="time_limit")
+    report = c._stage1_previous_start(problem, options, np.zeros(c.world.n_site, dtype=bool))
+    assert len(problem.solves) == 1 and problem.fixed[-1] is None
+    assert report.termination == "time_limit" and not report.has_solution
 
 
 @pytest.mark.parametrize("mip_gap", [0.01, 1e-4])

@@ -282,23 +282,31 @@ class MSRCController:
 
         The modes applied now, kept valid for the sites gone dark (:meth:`_repair`; those sites are left free,
         Eq. 19 keeps them dark), are fixed in the first block and the model is solved with them: that plan is
-        HiGHS's first incumbent, and the branch and bound runs to ``solver.mip_gap`` with the sub-MIP and search
-        heuristics off (:data:`STARTED_MIP_OPTIONS`), which took most of a plain MIP's time, to
+        HiGHS's first incumbent, and the branch and bound runs with the sub-MIP and search heuristics off
+        (:data:`STARTED_MIP_OPTIONS`), which took most of a plain MIP's time, to
         ``controller.previous_start_gap``: the start is the answer whenever it is within that gap, so it is tighter
         than ``solver.mip_gap`` lest the plan applied now be kept where a slightly better one starts cooperating.
-        If those modes cannot be completed, the plain MIP runs to ``solver.mip_gap``, heuristics on. The report's
-        time covers both parts; its gap is the branch and bound's, proven either way.
+        If those modes cannot be completed, the plain MIP runs to ``solver.mip_gap``, heuristics on. Both parts
+        share the one safety-net clock of ``options``: the second gets what the first left, and none if the first
+        stopped at it (that report is returned). The report's time covers both parts; its gap is the branch and
+        bound's, proven either way.
         """
         started = _time.perf_counter()
         self._repair(dark)
         problem.fix_first_modes(np.where(dark, -1, self.mode))
         previous = problem.solve(options, write_back=False)  # only its column values are wanted, as the start
         problem.fix_first_modes(None)
+        if previous.termination == "time_limit" and not previous.has_solution:
+            previous.solve_time_s = _time.perf_counter() - started
+            return previous
+        rest = dict(options)
+        if "time_limit" in options:
+            rest["time_limit"] = max(float(options["time_limit"]) - (_time.perf_counter() - started), 1e-3)
         if previous.has_solution:
             gap = {"mip_rel_gap": float(self.scenario.controller.previous_start_gap)}
-            report = problem.solve({**STARTED_MIP_OPTIONS, **options, **gap}, start=problem.column_values())
+            report = problem.solve({**STARTED_MIP_OPTIONS, **rest, **gap}, start=problem.column_values())
         else:
-            report = problem.solve(options)
+            report = problem.solve(rest)
         report.solve_time_s = _time.perf_counter() - started
         return report
 
