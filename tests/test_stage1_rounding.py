@@ -160,9 +160,84 @@ def test_rounded_start_without_a_rounded_plan_runs_the_plain_mip_heuristics_on(c
     dark = np.zeros(controller.world.n_site, dtype=bool)
     monkeypatch.setattr(controller, "_stage1_lp_rounding", lambda *args: SolveReport("warning", "infeasible", has_solution=False))
     controller._stage1_rounded_start(Problem(), options, dark)
-    assert calls == [(options, None)]
+    (given, start), = calls
+    assert 0.0 < given.pop("time_limit") <= options["time_limit"]
+    assert given == {"mip_rel_gap": 0.01} and start is None
     calls.clear()
     monkeypatch.setattr(controller, "_stage1_lp_rounding", lambda *args: SolveReport("ok", "optimal", has_solution=True, gap=0.05))
     controller._stage1_rounded_start(Problem(), options, dark)
     (given, start), = calls
-    assert given == {**STARTED_MIP_OPTIONS, **options} and np.array_equal(start, np.ones(3))
+    assert 0.0 < given.pop("time_limit") <= options["time_limit"]  # what the rounding left of the clock
+    assert given == {**STARTED_MIP_OPTIONS, "mip_rel_gap": 0.01} and np.array_equal(start, np.ones(3))
+
+
+class ScriptedProblem:
+    """A Stage-1 stand-in whose solves take scripted times on a fake clock and give scripted reports."""
+
+    def __init__(self, controller, clock, script):
+        import types
+
+        import xarray as xr
+
+        self.clock, self.script, self.limits, self.fixed = clock, list(script), [], []
+        shares = xr.DataArray(
+            np.zeros((controller.world.n_site, 4, controller.data1.sizes["time"])), dims=("site", "mode", "time"),
+            coords={"time": controller.data1.time.values},
+        )
+        self.block = types.SimpleNamespace(variables={"mode": types.SimpleNamespace(solution=shares)})
+
+    def solve(self, options, start=None):
+        self.limits.append(options["time_limit"])
+        seconds, report = self.script.pop(0)
+        self.clock[0] += seconds
+        return report
+
+    def fix_first_modes(self, modes):
+        self.fixed.append(modes)
+
+    def column_values(self):
+        return np.ones(3)
+
+
+@pytest.fixture()
+def fake_clock(monkeypatch):
+    import types
+
+    from msrc_model.simulation import controller as module
+
+    clock = [100.0]
+    monkeypatch.setattr(module, "_time", types.SimpleNamespace(perf_counter=lambda: clock[0]))
+    return clock
+
+
+def test_the_rounding_and_the_branch_and_bound_share_one_clock(controller, fake_clock):
+    """LP 8 s, the rounded plan 7 s and 11 % below the LP's bound: the branch and bound gets the 15 s left of 30."""
+    from msrc_model.problems.solve import SolveReport
+
+    script = [
+        (8.0, SolveReport("ok", "optimal", has_solution=True, objective=1.0)),
+        (7.0, SolveReport("ok", "optimal", has_solution=True, objective=0.9)),
+        (15.0, SolveReport("ok", "optimal", has_solution=True, objective=0.95, gap=0.0)),
+    ]
+    problem = ScriptedProblem(controller, fake_clock, script)
+    report = controller._stage1_rounded_start(problem, {"mip_rel_gap": 0.01, "time_limit": 30.0}, np.zeros(controller.world.n_site, bool))
+    assert problem.limits == [30.0, 22.0, 15.0]
+    assert report.objective == 0.95 and report.solve_time_s == pytest.approx(30.0)
+
+
+def test_a_rounding_stopped_by_the_clock_ends_the_call(controller, fake_clock):
+    """LP 10 s; the rounded modes infeasible (5 s); the assisted variant stopped by the clock with nothing: the
+    every-site-normal variant and the branch and bound do not run, so the call ends at its 30 s."""
+    from msrc_model.problems.solve import SolveReport
+
+    script = [
+        (10.0, SolveReport("ok", "optimal", has_solution=True, objective=1.0)),
+        (5.0, SolveReport("warning", "infeasible", has_solution=False)),
+        (15.0, SolveReport("warning", "time_limit", has_solution=False)),
+    ]
+    problem = ScriptedProblem(controller, fake_clock, script)
+    report = controller._stage1_rounded_start(problem, {"mip_rel_gap": 0.01, "time_limit": 30.0}, np.zeros(controller.world.n_site, bool))
+    assert problem.limits == [30.0, 20.0, 15.0] and not problem.script
+    assert report.termination == "time_limit" and not report.has_solution
+    assert report.solve_time_s == pytest.approx(30.0)
+    assert problem.fixed[-1] is None  # the first block's modes are free again for the next call

@@ -59,6 +59,22 @@ from ..problems.stages import DispatchProblem, RadioProblem, build_stage1
 from .simulator import Decision, SolverEvent, State, World
 
 
+def with_time_left(options: dict, started: float) -> dict:
+    """``options`` with its safety-net clock (``time_limit``, s) less the time since ``started`` (``time.perf_counter``).
+
+    The solves one Stage-1 call chains share one clock: each gets what the ones before it left
+    (at least 1 ms, so that HiGHS still returns at once with what it has).
+    """
+    if "time_limit" not in options:
+        return dict(options)
+    return {**options, "time_limit": max(float(options["time_limit"]) - (_time.perf_counter() - started), 1e-3)}
+
+
+def stopped_by_the_clock(report) -> bool:
+    """A solve ended by its time limit with no usable solution: the call's clock is spent."""
+    return report.termination == "time_limit" and not report.has_solution
+
+
 def stage1_blocks_s(controller) -> np.ndarray:
     """Stage-1 block lengths (s): the Stage-1 interval, then the rest of H in blocks of about ``stage1_block_h``."""
     first = controller.stage1_interval_min * 60.0
@@ -249,17 +265,19 @@ class MSRCController:
         self.mode, self.links = mode, links
         self.carrier_cap = self.stage1_carrier_sets(block, times[0], mode)
 
-    def _stage1_lp_rounding(self, problem, options: dict, dark: np.ndarray):
+    def _stage1_lp_rounding(self, problem, options: dict, dark: np.ndarray, started: float | None = None):
         """Stage 1 as an LP with the first block's modes rounded (``controller.stage1_method: lp_rounding``).
 
         The LP (every block's modes as time shares) bounds the objective; its first-block shares are rounded
         (:meth:`round_modes`) and the model solved again with those modes fixed. If that is infeasible, it is
         tried with the sleeping clients assisted instead, then with every site normal. The report's gap is the rounded plan's
-        distance to the LP bound.
+        distance to the LP bound. Every solve shares the one safety-net clock of ``options``, started at
+        ``started`` (default: now); a solve stopped by it with nothing ends the call.
         """
-        started = _time.perf_counter()
-        relaxed = problem.solve({**options, "solve_relaxation": True})
+        started = _time.perf_counter() if started is None else started
+        relaxed = problem.solve({**with_time_left(options, started), "solve_relaxation": True})
         if not relaxed.has_solution:
+            relaxed.solve_time_s = _time.perf_counter() - started
             return relaxed
         first = self.data1.time.values[0]
         shares = problem.block.variables["mode"].solution.sel(time=first).transpose("site", "mode").values
@@ -267,8 +285,8 @@ class MSRCController:
         candidates = (self.round_modes(shares, dark), self.round_modes(shares, dark, sleep=False), np.full(len(dark), NORMAL))
         for candidate in candidates:
             problem.fix_first_modes(np.where(dark, -1, candidate))  # dark sites free: Eq. 19 keeps them dark
-            report = problem.solve(options)
-            if report.has_solution:
+            report = problem.solve(with_time_left(options, started))
+            if report.has_solution or stopped_by_the_clock(report):
                 break
         problem.fix_first_modes(None)
         report.solve_time_s = _time.perf_counter() - started
@@ -296,12 +314,10 @@ class MSRCController:
         problem.fix_first_modes(np.where(dark, -1, self.mode))
         previous = problem.solve(options, write_back=False)  # only its column values are wanted, as the start
         problem.fix_first_modes(None)
-        if previous.termination == "time_limit" and not previous.has_solution:
+        if stopped_by_the_clock(previous):
             previous.solve_time_s = _time.perf_counter() - started
             return previous
-        rest = dict(options)
-        if "time_limit" in options:
-            rest["time_limit"] = max(float(options["time_limit"]) - (_time.perf_counter() - started), 1e-3)
+        rest = with_time_left(options, started)
         if previous.has_solution:
             gap = {"mip_rel_gap": float(self.scenario.controller.previous_start_gap)}
             report = problem.solve({**STARTED_MIP_OPTIONS, **rest, **gap}, start=problem.column_values())
@@ -317,16 +333,21 @@ class MSRCController:
         within ``solver.mip_gap``: that bound is above the MIP's optimum, so the gap is proven. Otherwise it is
         HiGHS's first incumbent and the branch and bound runs to the gap with the sub-MIP and search heuristics
         off (:data:`STARTED_MIP_OPTIONS`), which took most of a plain MIP's time. When the rounding finds no plan,
-        the plain MIP runs, heuristics on. The report's time covers both parts.
+        the plain MIP runs, heuristics on. The report's time covers both parts, which share the one safety-net
+        clock of ``options``: the branch and bound gets what the rounding left, and does not run if the rounding
+        stopped at the clock with nothing.
         """
         started = _time.perf_counter()
-        rounded = self._stage1_lp_rounding(problem, options, dark)
+        rounded = self._stage1_lp_rounding(problem, options, dark, started)
         if rounded.has_solution and rounded.gap <= options["mip_rel_gap"]:
             return rounded
+        if stopped_by_the_clock(rounded):
+            return rounded
+        rest = with_time_left(options, started)
         if rounded.has_solution:
-            report = problem.solve({**STARTED_MIP_OPTIONS, **options}, start=problem.column_values())
+            report = problem.solve({**STARTED_MIP_OPTIONS, **rest}, start=problem.column_values())
         else:  # no rounded plan to start from: the plain MIP, with HiGHS's heuristics to find a first point
-            report = problem.solve(options)
+            report = problem.solve(rest)
         report.solve_time_s = _time.perf_counter() - started
         return report
 
