@@ -18,12 +18,13 @@ from __future__ import annotations
 import xarray as xr
 
 from .context import Context, pick, total_by
+from .data import coverage_under
 from .linearise import add_binary_continuous_product
 
 
 def association_upper(data: xr.Dataset, gamma: xr.DataArray, binary: bool = False) -> xr.DataArray:
     """Upper bound of the association x (pair, time) under fixed modes: the Eq. 6 coverage of the pair's site in its mode."""
-    reach = (data.pair_coverage * gamma.isel(site=data.pair_site).drop_vars("site")).sum("mode")
+    reach = coverage_under(data, gamma)
     return reach if binary else reach.clip(max=1.0)
 
 

@@ -242,16 +242,22 @@ def mode_onehot(modes: xr.DataArray) -> xr.DataArray:
     return onehot.assign_coords(mode=list(MODES))
 
 
+def coverage_under(data: xr.Dataset, gamma: xr.DataArray) -> xr.DataArray:
+    """Eq. 6 with the modes as data: per pair (and step), sum_m pair_coverage[p, m] gamma[site(p), m].
+
+    The share of the pair's demand its site may serve in its mode; ``gamma`` is (site, mode, ...)
+    data, one-hot for fixed modes (:func:`mode_onehot`; a dark site has none and covers nothing).
+    """
+    return (data.pair_coverage * gamma.isel(site=data.pair_site).drop_vars("site", errors="ignore")).sum("mode")
+
+
 def coverage_in_modes(data: xr.Dataset, fixed_modes: xr.DataArray) -> xr.DataArray:
     """Per pair and step, the share of the pair's demand its site may serve in its given mode (Eq. 6).
 
     ``fixed_modes`` is (site, time) integers 0-3, or 4 for dark (covers nothing).
     """
     time_dim = [d for d in fixed_modes.dims if d != "site"][0]
-    modes = fixed_modes.transpose("site", time_dim).values
-    coverage = np.concatenate([data.pair_coverage.values, np.zeros((data.sizes["pair"], 1))], axis=1)
-    share = np.take_along_axis(coverage, modes[data.pair_site.values], axis=1)
-    return xr.DataArray(share, dims=("pair", time_dim), coords={"pair": data.pair.values, time_dim: fixed_modes[time_dim].values})
+    return coverage_under(data, mode_onehot(fixed_modes)).transpose("pair", time_dim)
 
 
 def reachable_required_share(data: xr.Dataset, fixed_modes: xr.DataArray) -> xr.DataArray:
