@@ -238,8 +238,9 @@ def mode_onehot(modes: xr.DataArray) -> xr.DataArray:
 
     ``modes`` holds integers 0-3 (a mode of Sec. II-A) or 4 (dark, in no mode).
     """
-    onehot = xr.concat([(modes == m).astype(float) for m in range(len(MODES))], dim="mode")
-    return onehot.assign_coords(mode=list(MODES))
+    codes = np.arange(len(MODES)).reshape((-1,) + (1,) * modes.ndim)
+    onehot = (np.asarray(modes.values)[None, ...] == codes).astype(float)
+    return xr.DataArray(onehot, dims=("mode", *modes.dims), coords={**modes.coords, "mode": list(MODES)}, name=modes.name)
 
 
 def coverage_under(data: xr.Dataset, gamma: xr.DataArray) -> xr.DataArray:
