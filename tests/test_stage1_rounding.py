@@ -241,3 +241,26 @@ def test_a_rounding_stopped_by_the_clock_ends_the_call(controller, fake_clock):
     assert report.termination == "time_limit" and not report.has_solution
     assert report.solve_time_s == pytest.approx(30.0)
     assert problem.fixed[-1] is None  # the first block's modes are free again for the next call
+
+
+def test_the_radio_calls_two_solves_share_one_clock(fake_clock):
+    """The radio call's LP and its re-solve with the carriers fixed share the 10-s safety net: with 4 s per solve
+    on the fake clock, the re-solve gets the 6 s left (it got the whole 10 s before)."""
+    scenario = load_scenario(SMALL, ("controller.max_duration_h=0.5",)).scenario
+    assert scenario.controller.stage2_time_limit_s == 10.0 and not scenario.controller.stage2_integer_carriers
+    world = World(build_inputs(scenario))
+    c = MSRCController(scenario)
+    c.reset(world)
+    state = State(0, 0.0, world.battery.initial_kwh.copy(), world.evs.initial_kwh.copy(), world.parked[:, 0], np.zeros(world.n_site, bool), np.zeros(world.n_site))
+    c.radio(state)  # builds the radio problem
+    problem, limits = c.radio_problem, []
+    solve = problem.solve
+
+    def timed(options):
+        limits.append(options["time_limit"])
+        fake_clock[0] += 4.0
+        return solve(options)
+
+    problem.solve = timed
+    c.radio(state)
+    assert limits == [10.0, 6.0]

@@ -62,7 +62,7 @@ from .simulator import Decision, SolverEvent, State, World
 def with_time_left(options: dict, started: float) -> dict:
     """``options`` with its safety-net clock (``time_limit``, s) less the time since ``started`` (``time.perf_counter``).
 
-    The solves one Stage-1 call chains share one clock: each gets what the ones before it left
+    The solves one controller call chains share one clock: each gets what the ones before it left
     (at least 1 ms, so that HiGHS still returns at once with what it has).
     """
     if "time_limit" not in options:
@@ -339,9 +339,7 @@ class MSRCController:
         """
         started = _time.perf_counter()
         rounded = self._stage1_lp_rounding(problem, options, dark, started)
-        if rounded.has_solution and rounded.gap <= options["mip_rel_gap"]:
-            return rounded
-        if stopped_by_the_clock(rounded):
+        if (rounded.has_solution and rounded.gap <= options["mip_rel_gap"]) or stopped_by_the_clock(rounded):
             return rounded
         rest = with_time_left(options, started)
         if rounded.has_solution:
@@ -452,6 +450,7 @@ class MSRCController:
             self.fail_stage2_at_s -= due
             limit = 1e-6
         options = self._options(limit, self.scenario.controller.stage2_solution_limit)
+        clock = _time.perf_counter()  # the call's two solves share the one safety-net clock
         report = problem.solve(options)
         solve_time = report.solve_time_s
         if report.has_solution and not integer_carriers:
@@ -459,7 +458,7 @@ class MSRCController:
             on = self.round_carriers(band_on.solution.isel(time=0).transpose("site", "band").values, modes)
             fixed_on = xr.DataArray(on[:, :, None].astype(float), dims=("site", "band", "time"), coords=band_on.upper.coords)
             band_on.update(lower=fixed_on, upper=fixed_on)
-            report = problem.solve(options)
+            report = problem.solve(with_time_left(options, clock))
             solve_time += report.solve_time_s
         self.radio_times.append(solve_time)
         if not report.has_solution:
