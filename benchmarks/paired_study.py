@@ -12,7 +12,8 @@ Every strategy runs on the same realisation in each trial, so the differences ar
 Per load cell it prints each trial's T_surv (h) per strategy, msrc - static and msrc -
 independent, the share of trials where msrc's T_surv is at least static's, whether msrc's
 first site ever goes dark before independent operation's, and the mean T_surv beside the
-paper's 5.0 h (MSRC, medium load). Censored runs (no site dark within the run) count at the
+paper's 5.0 h (MSRC, medium load); the paired figures are those of the results file
+(:mod:`msrc_model.study.statistics`). Censored runs (no site dark within the run) count at the
 run length, a lower bound.
 """
 
@@ -22,14 +23,16 @@ import argparse
 import sys
 from pathlib import Path
 
-import numpy as np
 import xarray as xr
+
+from msrc_model.study.statistics import add_paired_statistics
 
 PAPER_MEAN_H = {"independent": 2.5, "static": 3.5, "msrc": 5.0}  # Table II, medium load
 
 
 def paired_lines(results: xr.Dataset) -> list[str]:
     lines = []
+    paired = add_paired_statistics(results)
     survival = results.survival_time
     censored = results.survival_censored
     cells = survival["load"].values if "load" in survival.dims else [None]
@@ -44,17 +47,18 @@ def paired_lines(results: xr.Dataset) -> list[str]:
             row = "  ".join(f"{m:>2}{t[s][k]:9.2f}" for m, s in zip(marks, t))
             lines.append(f"{k:5d}  {row}  {t['msrc'][k] - t['static'][k]:+11.2f}  {t['msrc'][k] - t['independent'][k]:+10.2f}")
         d_static = t["msrc"] - t["static"]
-        d_indep = t["msrc"] - t["independent"]
-        n = len(d_static)
-        lines.append(
-            f"msrc >= static in {(d_static >= -1e-9).sum()} of {n} trials ({100 * (d_static >= -1e-9).mean():.0f} %); "
-            f"paired difference mean {d_static.mean():+.2f} h, median {np.median(d_static):+.2f} h, "
-            f"min {d_static.min():+.2f} h, max {d_static.max():+.2f} h"
-        )
-        lines.append(
-            f"msrc's first site dark before independent's in {(d_indep < -1e-9).sum()} of {n} trials; "
-            f"paired difference mean {d_indep.mean():+.2f} h, min {d_indep.min():+.2f} h"
-        )
+        pairs = paired if cell is None else paired.sel(load=cell)
+        for baseline in pairs.baseline.values:
+            one = pairs.sel(baseline=baseline)
+            lines.append(
+                f"msrc - {baseline}: mean {float(one.survival_time_difference_mean):+.2f} "
+                f"± {float(one.survival_time_difference_ci95):.2f} h (95 %), median "
+                f"{float(one.survival_time_difference.median()):+.2f} h, min {float(one.survival_time_difference.min()):+.2f} h, "
+                f"max {float(one.survival_time_difference.max()):+.2f} h; msrc later / same / earlier in "
+                f"{float(one.survival_time_longer_share):.0%} / {float(one.survival_time_equal_share):.0%} / "
+                f"{float(one.survival_time_shorter_share):.0%} of {int(one.survival_time_difference_count)} trials"
+            )
+        lines.append(f"msrc >= static in {(d_static >= -1e-9).sum()} of {len(d_static)} trials")
         lines.append(
             "mean T_surv (h): "
             + ", ".join(f"{s} {t[s].mean():.2f} (paper {PAPER_MEAN_H.get(s, float('nan')):.1f})" for s in t)

@@ -21,7 +21,8 @@ from scipy import stats
 from msrc_model.config.errors import ScenarioError
 from msrc_model.config.loader import load_scenario
 from msrc_model.files.netcdf import read_netcdf
-from msrc_model.study.sweep import add_statistics, points_folder, run_point, run_sweep, sweep_points
+from msrc_model.study.statistics import add_statistics
+from msrc_model.study.sweep import points_folder, run_point, run_sweep, sweep_points
 
 # 7 sites, 100 users, 15 min: a point takes about 5 s, nearly all of it the msrc controller's
 SWEEP_YAML = f"""\
@@ -266,6 +267,18 @@ def test_report_writes_tables_beside_the_paper(embedded, tmp_path):
     assert float(row["relative_difference"]) == pytest.approx(float(row["mean"]) / 3.7 - 1, rel=1e-4)
     with open(tmp_path / "report" / "table3.csv") as handle:
         assert {r["row"] for r in csv.DictReader(handle)} == {"emergency", "voice", "essential", "best_effort"}
+    # T_surv paired: in the results file, the report and paired.csv, from the trials' own values
+    survival = results.survival_time.sel(load="heavy")
+    difference = (survival.sel(strategy="msrc") - survival.sel(strategy="static")).values
+    stored = results.survival_time_difference.sel(load="heavy", baseline="static").values
+    assert np.allclose(stored, difference)
+    assert "against each baseline on the same realisations" in text
+    with open(tmp_path / "report" / "paired.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert {(r["load"], r["baseline"]) for r in rows} == {(load, b) for load in ("light", "heavy") for b in ("independent", "static")}
+    row = next(r for r in rows if r["load"] == "heavy" and r["baseline"] == "static")
+    assert float(row["mean_difference_h"]) == pytest.approx(difference.mean(), abs=1e-5)
+    assert float(row["later_share"]) == pytest.approx((difference > 1e-6).mean())
 
 
 def test_report_and_plot_of_files_without_a_sweep_fail_cleanly(tmp_path):

@@ -22,9 +22,11 @@ limits, not clock limits, and run single-threaded).
 error message, its metrics are NaN, and the sweep goes on. Failed points are
 not cached, so the next run tries them again.
 
-**Statistics.** For every metric: the mean over trials and the half-width of
-its 95 % confidence interval (Student t with n - 1 degrees of freedom, n the
-trials with a value), as ``<metric>_mean`` and ``<metric>_ci95``.
+**Statistics** (:mod:`msrc_model.study.statistics`). For every metric: the
+mean over trials and the half-width of its 95 % confidence interval (Student
+t with n - 1 degrees of freedom, n the trials with a value), as
+``<metric>_mean`` and ``<metric>_ci95``; and T_surv paired, msrc against each
+baseline trial by trial (``survival_time_difference`` and its statistics).
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ import xarray as xr
 from ..config.loader import LoadedScenario, load_scenario, scenario_to_yaml
 from ..files.atomic import atomic_write
 from ..config.scenario import Scenario
+from .statistics import add_paired_statistics, add_statistics
 
 # per-point metrics kept in a sweep: (variable, dims besides strategy)
 POINT_METRICS = (
@@ -312,7 +315,7 @@ def combine_points(
             for index, ds in finished.items():
                 values[index] = ds[name].values
             combined[name] = ((*dims, *variable.dims), values, dict(variable.attrs))
-        combined = add_statistics(combined)
+        combined = add_paired_statistics(add_statistics(combined))
     combined.attrs.update(
         {
             "title": f"msrc Monte Carlo sweep: {scenario.name}",
@@ -324,27 +327,3 @@ def combine_points(
         }
     )
     return combined
-
-
-def add_statistics(results: xr.Dataset, dim: str = "trial", level: float = 0.95) -> xr.Dataset:
-    """``<metric>_mean`` and ``<metric>_ci95`` (Student-t half-width) over ``dim`` for every numeric metric."""
-    from scipy import stats
-
-    out = results.copy()
-    for name, variable in results.data_vars.items():
-        if dim not in variable.dims or variable.dtype.kind not in "fiub":
-            continue
-        values = variable.astype(float)
-        count = values.notnull().sum(dim)
-        mean = values.mean(dim, skipna=True)
-        std = values.std(dim, ddof=1, skipna=True)
-        t = xr.apply_ufunc(lambda n: stats.t.ppf(0.5 + level / 2, np.maximum(n - 1, 1)), count)
-        half = (t * std / np.sqrt(count)).where(count > 1)
-        units = variable.attrs.get("units", "")
-        long_name = variable.attrs.get("long_name", name)
-        out[f"{name}_mean"] = mean.assign_attrs(units=units, long_name=f"mean over trials of: {long_name}")
-        out[f"{name}_ci95"] = half.assign_attrs(
-            units=units, long_name=f"half-width of the {level:.0%} confidence interval (Student t) of the mean of: {long_name}"
-        )
-        out[f"{name}_count"] = count.astype("int32").assign_attrs(units="1", long_name=f"trials with a value of: {long_name}")
-    return out

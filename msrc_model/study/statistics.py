@@ -1,0 +1,121 @@
+"""Statistics over the Monte Carlo trials of a sweep: per metric, and paired between strategies.
+
+**Per metric** (:func:`add_statistics`): the mean over trials and the
+half-width of its 95 % confidence interval (Student t with n - 1 degrees of
+freedom, n the trials with a value), as ``<metric>_mean``, ``<metric>_ci95``
+and ``<metric>_count``.
+
+**Paired** (:func:`add_paired_statistics`): every strategy runs on the same
+realisation in each trial, so the question "how much longer does msrc last
+than static?" is answered per trial. For a metric (T_surv by default) and a
+reference strategy (msrc), each other strategy (the *baseline*) gets
+
+* ``<metric>_difference`` (..., baseline, trial): the reference's value minus
+  the baseline's on the same trial;
+* ``<metric>_difference_mean``, ``_ci95``, ``_count``: as above, the
+  interval of the mean paired difference (a paired t interval);
+* ``<metric>_longer_share``, ``_equal_share``, ``_shorter_share``: the
+  shares of the trials in which the reference's value is larger, equal
+  (within ``tie_tolerance``) or smaller;
+* ``<metric>_difference_censored_count``: the trials in which either run was
+  censored (no site dark within the run; ``survival_censored``). There the
+  difference is a bound, not a value: a lower bound when only the reference
+  was censored, an upper bound when only the baseline was, and 0 (equal) when
+  both were.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+
+TIE_TOLERANCE_H = 1e-6  # h: T_surv are multiples of the 30-s step; closer than this they are equal
+
+
+def trial_statistics(values: xr.DataArray, dim: str = "trial", level: float = 0.95) -> tuple[xr.DataArray, xr.DataArray, xr.DataArray]:
+    """Mean over ``dim`` (NaN skipped), the half-width of its ``level`` Student-t interval (NaN below 2 values), and the count."""
+    from scipy import stats
+
+    values = values.astype(float)
+    count = values.notnull().sum(dim)
+    mean = values.mean(dim, skipna=True)
+    std = values.std(dim, ddof=1, skipna=True)
+    t = xr.apply_ufunc(lambda n: stats.t.ppf(0.5 + level / 2, np.maximum(n - 1, 1)), count)
+    half = (t * std / np.sqrt(count)).where(count > 1)
+    return mean, half, count
+
+
+def add_statistics(results: xr.Dataset, dim: str = "trial", level: float = 0.95) -> xr.Dataset:
+    """``<metric>_mean``, ``<metric>_ci95`` (Student-t half-width) and ``<metric>_count`` over ``dim`` for every numeric metric."""
+    out = results.copy()
+    for name, variable in results.data_vars.items():
+        if dim not in variable.dims or variable.dtype.kind not in "fiub":
+            continue
+        mean, half, count = trial_statistics(variable, dim, level)
+        units = variable.attrs.get("units", "")
+        long_name = variable.attrs.get("long_name", name)
+        out[f"{name}_mean"] = mean.assign_attrs(units=units, long_name=f"mean over trials of: {long_name}")
+        out[f"{name}_ci95"] = half.assign_attrs(
+            units=units, long_name=f"half-width of the {level:.0%} confidence interval (Student t) of the mean of: {long_name}"
+        )
+        out[f"{name}_count"] = count.astype("int32").assign_attrs(units="1", long_name=f"trials with a value of: {long_name}")
+    return out
+
+
+def add_paired_statistics(
+    results: xr.Dataset,
+    metric: str = "survival_time",
+    reference: str = "msrc",
+    dim: str = "trial",
+    level: float = 0.95,
+    tie_tolerance: float = TIE_TOLERANCE_H,
+) -> xr.Dataset:
+    """The paired comparison of ``reference`` with every other strategy on ``metric`` (module docstring).
+
+    ``results`` needs a ``strategy`` and a ``dim`` dimension and ``reference`` among the strategies;
+    otherwise it is returned unchanged (a single run, or a sweep without the reference strategy, has no pairs).
+    A trial with the metric missing for either strategy (a failed point) is left out of every paired figure.
+    """
+    if metric not in results or "strategy" not in results[metric].dims or dim not in results[metric].dims:
+        return results
+    strategies = [str(s) for s in results.strategy.values]
+    baselines = [s for s in strategies if s != reference]
+    if reference not in strategies or not baselines:
+        return results
+    values = results[metric].astype(float)
+    units = values.attrs.get("units", "")
+    long_name = values.attrs.get("long_name", metric)
+    base = values.sel(strategy=baselines).rename(strategy="baseline")
+    difference = values.sel(strategy=reference, drop=True) - base
+    order = [*(d for d in difference.dims if d not in ("baseline", dim)), "baseline", dim]
+    difference = difference.transpose(*order)
+    out = results.assign_coords(baseline=("baseline", np.asarray(baselines, dtype=object)))
+    out["baseline"].attrs["long_name"] = f"strategy {reference} is compared with, trial by trial"
+    what = f"{reference}'s {long_name} minus the baseline's, on the same realisation"
+    out[f"{metric}_difference"] = difference.assign_attrs(units=units, long_name=what)
+    mean, half, count = trial_statistics(difference, dim, level)
+    out[f"{metric}_difference_mean"] = mean.assign_attrs(units=units, long_name=f"mean over trials of: {what}")
+    out[f"{metric}_difference_ci95"] = half.assign_attrs(
+        units=units, long_name=f"half-width of the {level:.0%} confidence interval (paired Student t) of the mean of: {what}"
+    )
+    out[f"{metric}_difference_count"] = count.astype("int32").assign_attrs(units="1", long_name=f"trials with a value of: {what}")
+    valid = difference.notnull()
+    trials = valid.sum(dim)
+    for name, chosen, words in (
+        ("longer", difference > tie_tolerance, "larger than"),
+        ("equal", abs(difference) <= tie_tolerance, "equal to"),
+        ("shorter", difference < -tie_tolerance, "smaller than"),
+    ):
+        share = (chosen & valid).sum(dim) / trials
+        out[f"{metric}_{name}_share"] = share.where(trials > 0).assign_attrs(
+            units="1", long_name=f"share of the trials in which {reference}'s {long_name} is {words} the baseline's"
+        )
+    if "survival_censored" in results and metric == "survival_time":
+        censored = results.survival_censored.astype(float)
+        either = (censored.sel(strategy=reference, drop=True) > 0.5) | (censored.sel(strategy=baselines).rename(strategy="baseline") > 0.5)
+        out[f"{metric}_difference_censored_count"] = (either & valid).sum(dim).astype("int32").transpose(*order[:-1]).assign_attrs(
+            units="1",
+            long_name=f"trials in which {reference}'s or the baseline's run was censored (no site dark within the run): "
+            "the difference there is a bound, not a value",
+        )
+    return out
