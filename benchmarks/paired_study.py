@@ -4,7 +4,7 @@ Run from the repository root, e.g. for 20 medium-load trials of 12 h::
 
     msrc solve models/paper.yaml --set sweep.trials=20 \
         --set 'sweep.dimensions.load.values=[1.0]' --set 'sweep.dimensions.load.labels=[medium]' \
-        --set controller.max_duration_h=12 -o study20.nc
+        --set controller.max_duration_h=12 --set power.scale=0.9659 -o study20.nc
     python benchmarks/paired_study.py study20.nc
     python benchmarks/paired_study.py study20.nc.points    # the points finished so far
 
