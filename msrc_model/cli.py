@@ -465,6 +465,18 @@ def _print_sweep_summary(results) -> None:
             f"  {where:24} {row['strategy']:12} T_surv {row['survival_time_mean']:.2f} +- {row['survival_time_ci95']:.2f} h, "
             f"continuity {row['service_continuity_mean']:.1%}, EV utilisation {row['ev_utilisation_mean']:.1%}"
         )
+    if "survival_time_difference_mean" not in results:
+        return
+    paired = results[["survival_time_difference_mean", "survival_time_difference_ci95", "survival_time_longer_share",
+                      "survival_time_shorter_share"]].to_dataframe().reset_index()
+    typer.echo("  paired, msrc minus each baseline on the same realisations:")
+    for _, row in paired.iterrows():
+        where = " ".join(f"{d}={row[d]}" for d in dims)
+        typer.echo(
+            f"  {where:24} {'- ' + str(row['baseline']):12} T_surv {row['survival_time_difference_mean']:+.2f} +- "
+            f"{row['survival_time_difference_ci95']:.2f} h, msrc later in {row['survival_time_longer_share']:.0%}, "
+            f"earlier in {row['survival_time_shorter_share']:.0%} of the trials"
+        )
 
 
 def _read_results(path: Path):
@@ -559,6 +571,8 @@ def report(
     _check_output(folder, folder=True)
     try:
         written = write_report(results, folder, source=results_file.name)
+    except ValueError as exc:  # a sweep the report cannot lay out: checked before anything is written
+        _fail([Issue(str(results_file), "/results", str(exc))])
     except OSError as exc:
         _fail([Issue(str(folder), "--output", f"cannot write: {exc.strerror or exc}")])
     for path in written:

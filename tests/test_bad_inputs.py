@@ -95,6 +95,10 @@ CASES: dict[str, tuple[dict[str, str | bytes], list[str], str]] = {
         {"bad.yaml": "sweep:\n  dimensions:\n    x: {key: battery.capacity_kwh, values: [20, -1]}\n"}, [],
         "sweep.dimensions.x.values[1]: battery.capacity_kwh = -1: input should be greater than 0",
     ),
+    "sweep_refused_value_set_beside": (
+        {"bad.yaml": "sweep:\n  dimensions:\n    x:\n      key: network.rings\n      values: [1, 2]\n      also: {traffic.users: [300, 0]}\n"}, [],
+        "sweep.dimensions.x.also.traffic.users[1]: traffic.users = 0: input should be greater than or equal to 1",
+    ),
     "solver_unknown_option": ({"bad.yaml": "solver:\n  options:\n    presolv: 'off'\n"}, [], "solver.options.presolv: not a HiGHS option; did you mean 'presolve'?"),
     "solver_option_type": ({"bad.yaml": "solver:\n  options:\n    presolve: off\n"}, [], "HiGHS option presolve takes text"),
 }

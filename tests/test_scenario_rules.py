@@ -382,6 +382,18 @@ EDITS: dict[str, Edit] = {
         "sweep:\n  dimensions:\n    a: {key: traffic.load, values: [0.5, 1.0]}\n    b: {key: traffic.load, values: [1.8]}\n",
         "sweep.dimensions.b.key", 5, "= traffic.load: dimensions 'a' and 'b' both sweep this key; give its values to one dimension only",
     ),
+    "sweep_also_count": Edit(
+        "sweep:\n  dimensions:\n    x: {key: network.rings, values: [1, 2], also: {traffic.users: [300]}}\n",
+        "sweep.dimensions.x.also.traffic.users", 4, "1 values for the 2 of network.rings: give one per value",
+    ),
+    "sweep_also_its_own_key": Edit(
+        "sweep:\n  dimensions:\n    x: {key: network.rings, values: [1], also: {network.rings: [2]}}\n",
+        "sweep.dimensions.x.also.network.rings", 4, "already the dimension's key",
+    ),
+    "sweep_also_swept_elsewhere": Edit(
+        "sweep:\n  dimensions:\n    a: {key: traffic.users, values: [300]}\n    b: {key: network.rings, values: [1], also: {traffic.users: [400]}}\n",
+        "sweep.dimensions.b.key", 5, "= traffic.users: dimensions 'a' and 'b' both sweep this key",
+    ),
     "sweep_of_a_plan": Edit(
         "run:\n  mode: plan\nsweep:\n  trials: 2\n", "sweep.trials", 5, "= 2: a sweep needs run.mode simulate (run.mode is plan)"
     ),

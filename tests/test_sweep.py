@@ -111,6 +111,20 @@ def test_points_cover_every_combination_and_validate_values(sweep_file, tmp_path
         sweep_points(load_scenario(typo))
 
 
+def test_a_dimension_sets_its_other_keys_with_each_value():
+    """models/study-cluster.yaml: rings 1 / 2 / 3 with the users, area and hotspots given beside them."""
+    from msrc_model.config.loader import scenario_from_yaml
+
+    points = sweep_points(load_scenario(REPO / "models" / "study-cluster.yaml"))
+    first = {p.coords["sites"]: scenario_from_yaml(p.scenario_yaml) for p in points if p.trial == 0}
+    assert list(first) == ["7", "19", "37"]
+    assert [(s.network.rings, s.traffic.users, s.traffic.area_side_m, s.traffic.hotspots) for s in first.values()] == [
+        (1, 368, 1214, 2), (2, 1000, 2000, 5), (3, 1947, 2791, 10),
+    ]
+    assert all(s.traffic.load == 1.0 for s in first.values())
+    assert len(points) == 3 * load_scenario(REPO / "models" / "study-cluster.yaml").scenario.sweep.trials
+
+
 def test_sweep_results_have_sweep_dimensions_and_statistics(embedded):
     _, results, attrs = read_netcdf(embedded)
     assert results.survival_time.dims == ("load", "trial", "strategy")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 import difflib
-import json
 import types
 import typing
 from dataclasses import dataclass, field
@@ -577,20 +576,23 @@ def _check_sweep_values(scenario: Scenario, data: dict[str, Any], sources: Sourc
     issues: list[Issue] = []
     for name, dim in scenario.sweep.dimensions.items():
         for k, value in enumerate(dim.values):
-            at = ("sweep", "dimensions", name, "values", k)
-            place = sources.find(at)
             point_data, point_sources = copy.deepcopy(data), SourceMap(dict(sources.places))
             try:
-                _apply_override(point_data, point_sources, f"{dim.key}={json.dumps(value)}")
+                for override in dim.overrides(k):
+                    _apply_override(point_data, point_sources, override)
                 scenario_from_dict(point_data, point_sources)
             except ScenarioError as exc:
                 for issue in exc.issues:
+                    # the value the issue is about: one of ``also``'s, or the dimension's own
+                    key, shown = next(((o, v[k]) for o, v in dim.also.items() if issue.path == o.strip()), (dim.key, value))
+                    at = ("sweep", "dimensions", name, *(("also", key) if key != dim.key else ("values",)), k)
+                    place = sources.find(at) or sources.find(at[:-1])
                     detail = issue.message
-                    if issue.path in ("", dim.key):
+                    if issue.path in ("", key):
                         detail = detail.partition(": ")[2] if detail.startswith("= ") else detail
                     else:
                         detail = f"{issue.path}{' ' if detail.startswith('= ') else ': '}{detail}"
-                    issues.append(Issue(str(place) if place else "", _dotted(at), f"{dim.key} = {_format_value(value)}: {detail}"))
+                    issues.append(Issue(str(place) if place else "", _dotted(at), f"{key} = {_format_value(shown)}: {detail}"))
     if issues:
         raise ScenarioError(issues)
 

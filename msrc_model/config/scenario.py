@@ -14,6 +14,7 @@ and line); :meth:`Scenario.model_validate` works on plain dictionaries.
 from __future__ import annotations
 
 import functools
+import json
 import math
 import os
 import sys
@@ -624,6 +625,21 @@ class SweepDimension(Section):
     labels: list[str] | None = Field(
         None, description="Coordinate labels, one per value (e.g. light, medium, heavy); empty: the values are the coordinates."
     )
+    also: dict[str, list[float | int | str | bool]] = Field(
+        default_factory=dict,
+        description=(
+            "Other dotted keys set together with `key`, one value per value of `key` (each in its key's own unit), "
+            "e.g. `{traffic.users: [368, 1000, 1947]}` beside `key: network.rings, values: [1, 2, 3]` to keep the users per site."
+        ),
+    )
+
+    def keys(self) -> list[str]:
+        """Every key this dimension sets: ``key``, then those of ``also``."""
+        return [self.key.strip(), *(other.strip() for other in self.also)]
+
+    def overrides(self, index: int) -> list[str]:
+        """``KEY=VALUE`` overrides (values as JSON) that set the ``index``-th value of every key of the dimension."""
+        return [f"{self.key}={json.dumps(self.values[index])}", *(f"{other}={json.dumps(v[index])}" for other, v in self.also.items())]
 
     @model_validator(mode="after")
     def _labels_match(self) -> SweepDimension:
@@ -631,6 +647,15 @@ class SweepDimension(Section):
             raise RuleViolation(
                 ("labels",), f"{len(self.labels)} labels for {len(self.values)} values: give one per value", involves=(("values",),)
             )
+        for other, values in self.also.items():
+            if len(values) != len(self.values):
+                raise RuleViolation(
+                    ("also", other), f"{len(values)} values for the {len(self.values)} of {self.key}: give one per value", involves=(("values",),)
+                )
+            if other.strip() == self.key.strip():
+                raise RuleViolation(("also", other), f"= {self.key}: already the dimension's key")
+            if other.split(".")[0] in ("sweep", "variants", "extends", "output", "run"):
+                raise RuleViolation(("also", other), f"the {other.split('.')[0]} section cannot be swept")
         coords = self.labels if self.labels is not None else self.values
         if len({str(c) for c in coords}) != len(coords):
             raise RuleViolation(("labels" if self.labels is not None else "values",), "must not repeat")
@@ -664,14 +689,14 @@ class Sweep(Section):
                 raise RuleViolation((name,), "the dimension name is empty; name the results dimension, e.g. load")
         swept_by: dict[str, str] = {}
         for name, dim in value.items():
-            key = dim.key.strip()
-            if key in swept_by:
-                raise RuleViolation(
-                    (name, "key"),
-                    f"= {dim.key}: dimensions {swept_by[key]!r} and {name!r} both sweep this key; give its values to one dimension only",
-                    involves=((swept_by[key], "key"),),
-                )
-            swept_by[key] = name
+            for key in dim.keys():
+                if key in swept_by:
+                    raise RuleViolation(
+                        (name, "key"),
+                        f"= {key}: dimensions {swept_by[key]!r} and {name!r} both sweep this key; give its values to one dimension only",
+                        involves=((swept_by[key], "key"),),
+                    )
+                swept_by[key] = name
         return value
 
     @property

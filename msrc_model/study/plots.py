@@ -5,6 +5,11 @@
 * ``modes.png``: a site x time map of the modes, one panel per strategy;
 * ``map.png``: sites, users and coverage disks coloured by mode at a chosen
   time, one panel per strategy.
+
+Of a sweep: ``fig2_battery_energy.png`` (Fig. 2, mean and 95 % band over
+trials, one panel per sweep cell), ``table2_survival.png`` (Table II as
+bars) and ``sensitivity_<dim>.png`` (T_surv and critical-service time
+against each numeric swept key, per strategy with 95 % bands).
 """
 
 from __future__ import annotations
@@ -129,21 +134,39 @@ def write_plots(results: xr.Dataset, inputs: xr.Dataset | None, folder: Path, at
 
 # ---------------------------------------------------------------- sweeps (Monte Carlo results)
 
+def sweep_cells(results: xr.Dataset, skip: tuple[str, ...] = ()) -> list[tuple[str, dict]]:
+    """Every combination of the sweep's coordinates (not ``trial``, not those in ``skip``): (label, selection)."""
+    dims = [d for d in results.survival_time.dims if d not in ("strategy", "trial", *skip)]
+    cells = [("", {})]
+    for dim in dims:
+        cells = [(f"{label}, {dim} {value}".lstrip(", "), {**chosen, dim: value}) for label, chosen in cells for value in results[dim].values]
+    return cells
+
+
+def sweep_axis_values(results: xr.Dataset, dim: str) -> np.ndarray | None:
+    """The numeric values of a sweep dimension (its ``<dim>_value`` coordinate when it has labels); None if not numeric."""
+    values = results[f"{dim}_value"].values if f"{dim}_value" in results.coords else results[dim].values
+    try:
+        return np.asarray(values, dtype=float)
+    except (TypeError, ValueError):
+        return None
+
+
 def plot_sweep_battery_energy(results: xr.Dataset, path: Path) -> Path:
-    """Fig. 2 over trials: site-averaged battery energy, mean and 95 % confidence band, one panel per load."""
+    """Fig. 2 over trials: site-averaged battery energy, mean and 95 % confidence band, one panel per sweep cell."""
     plt = _pyplot()
-    loads = [str(v) for v in results["load"].values] if "load" in results.dims else [None]
-    fig, axes = plt.subplots(1, len(loads), figsize=(5.0 * len(loads), 4.2), squeeze=False, sharey=True)
+    cells = sweep_cells(results)
+    fig, axes = plt.subplots(1, len(cells), figsize=(5.0 * len(cells), 4.2), squeeze=False, sharey=True)
     hours = results.time.values / 3600.0
-    for ax, load in zip(axes[0], loads):
-        part = results.sel(load=load) if load is not None else results
+    for ax, (label, chosen) in zip(axes[0], cells):
+        part = results.sel(chosen)
         for i, strategy in enumerate(part.strategy.values):
             mean = part.battery_energy_average_mean.sel(strategy=strategy).values
             half = part.battery_energy_average_ci95.sel(strategy=strategy).values
             survival = float(part.survival_time_mean.sel(strategy=strategy))
             ax.plot(hours, mean, color=f"C{i}", linewidth=2.0, label=f"{strategy} (T_surv {survival:.2f} h)")
             ax.fill_between(hours, mean - half, mean + half, color=f"C{i}", alpha=0.25, linewidth=0)
-        ax.set_title(f"load {load}" if load is not None else "all points")
+        ax.set_title(label or "all points")
         ax.set_xlabel("time since the outage start (h)")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
@@ -156,26 +179,80 @@ def plot_sweep_battery_energy(results: xr.Dataset, path: Path) -> Path:
     return path
 
 
+def critical_service_or_run_length(results: xr.Dataset) -> xr.DataArray:
+    """``critical_service_time`` (h) with a run that never lost critical service at the run length (a lower bound, as a censored T_surv); a failed point stays NaN."""
+    values = results.critical_service_time
+    duration = float(results.attrs.get("max_duration_h", np.nan))
+    if not np.isfinite(duration):
+        return values
+    failed = (results.point_error != "").broadcast_like(values) if "point_error" in results else xr.zeros_like(values, dtype=bool)
+    return values.where(values.notnull() | failed, duration)
+
+
+def plot_sensitivity(results: xr.Dataset, dim: str, path: Path, fixed: dict | None = None) -> Path:
+    """T_surv and critical-service time against a swept key: per strategy the mean over trials and its 95 % band.
+
+    ``fixed`` selects one value of each other sweep dimension. A run that never lost critical
+    service counts its length (a lower bound), as a censored T_surv does.
+    """
+    from .statistics import trial_statistics
+
+    plt = _pyplot()
+    part = results.sel(fixed or {})
+    x = sweep_axis_values(part, dim)
+    duration = float(results.attrs.get("max_duration_h", np.nan))
+    key = results[dim].attrs.get("long_name", dim).replace("swept scenario key ", "")
+    panels = [
+        ("survival_time", "T_surv: first site dark (h)"),
+        ("critical_service_time", "critical-service time (h)"),
+    ]
+    fig, axes = plt.subplots(1, len(panels), figsize=(11.0, 4.2), squeeze=False)
+    for ax, (metric, ylabel) in zip(axes[0], panels):
+        values = critical_service_or_run_length(part) if metric == "critical_service_time" else part[metric]
+        mean, half, _ = trial_statistics(values)
+        for i, strategy in enumerate(part.strategy.values):
+            m = mean.sel(strategy=strategy).transpose(dim).values
+            h = np.nan_to_num(half.sel(strategy=strategy).transpose(dim).values)
+            ax.plot(x, m, marker="o", color=f"C{i}", linewidth=2.0, label=str(strategy))
+            ax.fill_between(x, m - h, m + h, color=f"C{i}", alpha=0.2, linewidth=0)
+        if np.isfinite(duration):
+            ax.axhline(duration, color="grey", linestyle=":", linewidth=1.0, label=f"run length {duration:g} h")
+        labelled = f"{dim}_value" in part.coords
+        ax.set_xticks(x, [str(v) for v in part[dim].values] if labelled else [f"{v:g}" for v in x])
+        ax.set_xlabel(key)
+        ax.set_ylabel(ylabel)
+        ax.grid(alpha=0.3)
+    axes[0, 0].legend(fontsize=8)
+    trials = int(results.sizes["trial"])
+    where = ", ".join(f"{d} {v}" for d, v in (fixed or {}).items())
+    fig.suptitle(f"Against {key}{f' ({where})' if where else ''}: mean of {trials} trials and 95 % confidence band")
+    fig.tight_layout()
+    _save(fig, path, 120)
+    plt.close(fig)
+    return path
+
+
 def plot_survival_bars(results: xr.Dataset, path: Path) -> Path:
     """Table II as bars: mean T_surv with 95 % confidence intervals per load and strategy, the paper's values as markers."""
     from .report import PAPER_TABLE2
 
     plt = _pyplot()
-    loads = [str(v) for v in results["load"].values] if "load" in results.dims else [None]
+    cells = sweep_cells(results)
     strategies = [str(s) for s in results.strategy.values]
     width = 0.8 / len(strategies)
-    fig, ax = plt.subplots(figsize=(7.5, 4.5))
-    positions = np.arange(len(loads))
+    fig, ax = plt.subplots(figsize=(max(7.5, 2.2 * len(cells)), 4.5))
+    positions = np.arange(len(cells))
     for i, strategy in enumerate(strategies):
         x = positions - 0.4 + width * (i + 0.5)
-        sel = [results.sel(strategy=strategy, **({"load": load} if load is not None else {})) for load in loads]
+        sel = [results.sel(strategy=strategy, **chosen) for _, chosen in cells]
         mean = np.array([float(s.survival_time_mean) for s in sel])
         half = np.array([float(s.survival_time_ci95) for s in sel])
         ax.bar(x, mean, width, yerr=half, capsize=3, color=f"C{i}", label=strategy)
-        paper = np.array([PAPER_TABLE2.get(load or "", {}).get(strategy, np.nan) for load in loads], dtype=float)
-        ax.scatter(x, paper, marker="_", s=400, color="black", zorder=3, label="paper (Table II)" if i == 0 else None)
-    ax.set_xticks(positions, [load or "all" for load in loads])
-    ax.set_xlabel("traffic load")
+        paper = np.array([PAPER_TABLE2.get(str(chosen.get("load", "")), {}).get(strategy, np.nan) for _, chosen in cells], dtype=float)
+        if np.isfinite(paper).any():
+            ax.scatter(x, paper, marker="_", s=400, color="black", zorder=3, label="paper (Table II)" if i == 0 else None)
+    ax.set_xticks(positions, [label or "all" for label, _ in cells])
+    ax.set_xlabel("sweep cell")
     ax.set_ylabel("T_surv (h)")
     ax.set_title(f"Network survival time, mean and 95 % CI of {int(results.sizes['trial'])} trials")
     ax.legend()
@@ -187,9 +264,21 @@ def plot_survival_bars(results: xr.Dataset, path: Path) -> Path:
 
 
 def write_sweep_plots(results: xr.Dataset, folder: Path) -> list[Path]:
-    """Figures of a sweep: Fig. 2 with confidence bands and the Table II bar chart."""
+    """Figures of a sweep: Fig. 2 with confidence bands, the Table II bar chart, and a sensitivity figure per numeric sweep dimension.
+
+    ``sensitivity_<dim>.png`` (:func:`plot_sensitivity`) for every sweep dimension with two or more numeric
+    values, one file per combination of the other dimensions' values when they have more than one.
+    """
     folder.mkdir(parents=True, exist_ok=True)
-    return [
+    written = [
         plot_sweep_battery_energy(results, folder / "fig2_battery_energy.png"),
         plot_survival_bars(results, folder / "table2_survival.png"),
     ]
+    for dim in [d for d in results.survival_time.dims if d not in ("strategy", "trial")]:
+        values = sweep_axis_values(results, dim)
+        if values is None or len(values) < 2:
+            continue
+        for label, chosen in sweep_cells(results, skip=(dim,)):
+            name = f"sensitivity_{dim}" + "".join(f"_{d}-{v}" for d, v in chosen.items() if results.sizes[d] > 1) + ".png"
+            written.append(plot_sensitivity(results, dim, folder / name, {d: v for d, v in chosen.items()}))
+    return written

@@ -84,6 +84,12 @@ class Cell:
 def _check(results: xr.Dataset) -> None:
     if "trial" not in results.dims or "survival_time_mean" not in results:
         raise ValueError("holds no sweep with statistics (run msrc solve on a scenario with a sweep section)")
+    other = [d for d in results.survival_time.dims if d not in ("strategy", "trial", "load") and results.sizes[d] > 1]
+    if other:
+        raise ValueError(
+            f"sweeps {', '.join(other)} besides the load: the report lays out the paper's tables by load only "
+            "(msrc show and msrc plot cover every swept key)"
+        )
 
 
 def _select(results: xr.Dataset, load: str | None) -> xr.Dataset:

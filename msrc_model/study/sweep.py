@@ -129,7 +129,7 @@ def sweep_points(loaded: LoadedScenario) -> list[Point]:
     dims = scenario.sweep.dimensions
     points = []
     for combo in itertools.product(*[range(len(d.values)) for d in dims.values()]):
-        overrides = [f"{d.key}={json.dumps(d.values[i])}" for d, i in zip(dims.values(), combo)]
+        overrides = [override for d, i in zip(dims.values(), combo) for override in d.overrides(i)]
         if overrides:
             point_scenario = load_scenario(loaded.source, (*loaded.overrides, *overrides), loaded.variant).scenario
         else:
