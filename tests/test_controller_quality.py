@@ -124,6 +124,24 @@ def test_stage2_keeps_to_stage1s_carrier_sets():
     assert (~controller.carrier_cap[normal]).any()  # Stage 1 did shed carriers here, so the test bites
 
 
+def test_no_user_is_left_off_the_network_where_its_best_server_covers_it():
+    """The first decision on a 19-site light-load realisation where Stage 2's rates (every carrier it may switch on
+    interfering) reached no site for an emergency user, which was then left with none while static served it:
+    every user whose best server covers it under the decision's modes has a site, and every emergency user gets
+    its whole demand in the simulator, as under static."""
+    scenario = load_scenario(REPO / "models" / "msrc.yaml", ("traffic.load=0.5", "power.scale=0.7698")).scenario
+    world = World(build_inputs(scenario, trial=1))
+    controller = MSRCController(scenario)
+    controller.reset(world)
+    decision = controller.decide(_state_at_start(world))
+    covered = (world.best_server >= 0) & world.covers(world.best_server, decision.mode)
+    assert covered.sum() > 0.9 * world.n_user
+    assert (decision.user_site[covered] >= 0).all()
+    service = world.serve(decision.mode, decision.band_on, decision.user_site, decision.band_share)
+    emergency = world.user_class == list(world.inputs["class"].values).index("emergency")
+    assert (service.rate_mbps[emergency] >= world.demand[emergency] - 1e-9).all()
+
+
 def test_no_carrier_is_on_without_traffic_and_the_loop_never_diagnoses(monkeypatch):
     """On a heavy 7-site run: a carrier msrc has on carries traffic, except the one an idle awake site must keep
     (Eq. 24) and a helper's widest band (Eq. 5); the online loop never computes an infeasible subset, and

@@ -57,6 +57,7 @@ from ..physics import ASSISTED, DARK, HELPING, NORMAL, SLEEP, awake, needs_helpe
 from ..problems.solve import STARTED_MIP_OPTIONS, highs_options
 from ..problems.stages import DispatchProblem, RadioProblem, build_stage1
 from .simulator import Decision, SolverEvent, State, World
+from .strategies import configured_association
 
 
 def with_time_left(options: dict, started: float) -> dict:
@@ -475,6 +476,12 @@ class MSRCController:
         first = first[x[first] > 1e-6]
         users = np.full(w.n_user, -1)
         users[pair_user[first]] = pair_site[first]
+        # a user Stage 2 gave no site (its rates, with every carrier it may switch on interfering, reach no
+        # site at Gamma_min) stays where the baselines put it (its best server if that covers it, else a
+        # linked helper): a handset does not drop off the network for want of an optimiser's share, and the
+        # simulator's scheduler serves it from what the carriers have left, at the SINR they actually give
+        on = band_on.solution.isel(time=0).transpose("site", "band").values > 0.5
+        users = np.where(users >= 0, users, configured_association(w, modes, self.links, on))
         self.user_site = users
         # the band shares chi Stage 2 gave each user at its site (Eq. 8), handed to the simulator
         chi = block.variables["band_share"].solution.isel(time=0).transpose("pair", "band").fillna(0.0).values
@@ -486,7 +493,6 @@ class MSRCController:
         if "sla_shortfall" in block.variables:
             shortfall = block.variables["sla_shortfall"].solution.isel(time=0).fillna(0.0).values
         self.sla_shortfall.append(np.bincount(w.user_class, weights=shortfall, minlength=len(w.inputs["class"])))
-        on = block.variables["band_on"].solution.isel(time=0).transpose("site", "band").values > 0.5
         self.band_on = self.trim_carriers(on, modes, users, shares)
 
     def stage2_carriers(self, modes: np.ndarray) -> np.ndarray:
@@ -525,7 +531,7 @@ class MSRCController:
         return w.channel.spectral_efficiency(sinr) * w.bandwidth[None, :]
 
     def _repair_radio(self, modes: np.ndarray) -> None:
-        """Keep the last radio decision valid under new modes: carriers by Eqs. 24-25, users on covering sites."""
+        """Keep the last radio decision valid under new modes: carriers by Eqs. 24-25, users on covering sites (else where the baselines put them)."""
         w = self.world
         allowed = self.stage2_carriers(modes)
         band_on = self.band_on & allowed
@@ -533,7 +539,7 @@ class MSRCController:
         band_on[empty] = allowed[empty]
         band_on[modes == HELPING, int(np.argmax(w.inputs.band_reach_m.values))] = True  # Eq. 5: helpers keep their widest band
         self.band_on = band_on
-        self.user_site = np.where(w.covers(self.user_site, modes), self.user_site, -1)
+        self.user_site = np.where(w.covers(self.user_site, modes), self.user_site, configured_association(w, modes, self.links, band_on))
         self.band_share = None  # the scheduler shares the bands of the repaired decision
 
     # ------------------------------------------------------------------ Stage 2: energy dispatch
