@@ -83,6 +83,25 @@ def test_an_updated_radio_problem_is_the_fresh_build_of_its_last_state(radio_dat
         np.testing.assert_array_equal(problem.block.variables[name].solution.values, reference.block.variables[name].solution.values)
 
 
+@pytest.mark.parametrize("seed", [3])
+def test_values_read_from_highs_are_the_written_back_solution(radio_data, seed):
+    """A solve without write-back, read through ``values``, gives what a written-back solve holds, variable by variable."""
+    state = a_state(radio_data, seed)
+    mask = radio_data.pair_rate_per_share_mbps > 0
+    problem = fresh(radio_data, state, mask)
+    report = problem.solve(OPTIONS, write_back=False)
+    assert report.has_solution
+    names = list(problem.block.variables)
+    assert {"association", "band_share", "band_on", "sla_shortfall"} <= set(names)
+    read = problem.values(*names)
+    assert np.isnan(read[names.index("band_share")].values).any()  # masked out where a band carries nothing: no column
+    problem.solve(OPTIONS)
+    for name, values in zip(names, read):
+        written = problem.block.variables[name].solution
+        assert values.dims == written.dims
+        np.testing.assert_array_equal(values.values, written.values, err_msg=name)
+
+
 @pytest.mark.parametrize("seed", [5])
 def test_the_radio_problem_has_the_optimum_of_stage2_built_on_the_offered_pairs(radio_data, seed):
     """Every pair kept, shares held at 0 where a rate is 0, rates in one row: the optimum of the plain build."""

@@ -452,14 +452,15 @@ class MSRCController:
             limit = 1e-6
         options = self._options(limit, self.scenario.controller.stage2_solution_limit)
         clock = _time.perf_counter()  # the call's two solves share the one safety-net clock
-        report = problem.solve(options)
+        report = problem.solve(options, write_back=False)  # the solution is read from HiGHS (problem.values)
         solve_time = report.solve_time_s
         if report.has_solution and not integer_carriers:
             # exact carriers: round the LP's activations and solve again with the carriers fixed
-            on = self.round_carriers(band_on.solution.isel(time=0).transpose("site", "band").values, modes)
+            (activation,) = problem.values("band_on")
+            on = self.round_carriers(activation.isel(time=0).transpose("site", "band").values, modes)
             fixed_on = xr.DataArray(on[:, :, None].astype(float), dims=("site", "band", "time"), coords=band_on.upper.coords)
             band_on.update(lower=fixed_on, upper=fixed_on)
-            report = problem.solve(with_time_left(options, clock))
+            report = problem.solve(with_time_left(options, clock), write_back=False)
             solve_time += report.solve_time_s
         self.radio_times.append(solve_time)
         if not report.has_solution:
@@ -469,7 +470,9 @@ class MSRCController:
             self._repair_radio(modes)
             return
         # each user goes to the site carrying the largest share of it (no user on two sites)
-        x = block.variables["association"].solution.isel(time=0).values
+        names = ["association", "band_on", "band_share", *(["sla_shortfall"] if "sla_shortfall" in block.variables else [])]
+        solution = dict(zip(names, problem.values(*names)))
+        x = solution["association"].isel(time=0).values
         pair_user, pair_site = block.data.pair_user.values, block.data.pair_site.values
         order = np.lexsort((-x, pair_user))
         first = order[np.r_[True, np.diff(pair_user[order]) != 0]] if order.size else order
@@ -480,18 +483,18 @@ class MSRCController:
         # site at Gamma_min) stays where the baselines put it (its best server if that covers it, else a
         # linked helper): a handset does not drop off the network for want of an optimiser's share, and the
         # simulator's scheduler serves it from what the carriers have left, at the SINR they actually give
-        on = band_on.solution.isel(time=0).transpose("site", "band").values > 0.5
+        on = solution["band_on"].isel(time=0).transpose("site", "band").values > 0.5
         users = np.where(users >= 0, users, configured_association(w, modes, self.links, on))
         self.user_site = users
         # the band shares chi Stage 2 gave each user at its site (Eq. 8), handed to the simulator
-        chi = block.variables["band_share"].solution.isel(time=0).transpose("pair", "band").fillna(0.0).values
+        chi = solution["band_share"].isel(time=0).transpose("pair", "band").fillna(0.0).values
         shares = np.zeros((w.n_user, w.n_band))
         shares[pair_user[first]] = chi[first]
         self.band_share = shares
         self.split_users.append(float((np.bincount(pair_user[x > 1e-6], minlength=w.n_user) > 1).sum()))
         shortfall = np.zeros(w.n_user)
-        if "sla_shortfall" in block.variables:
-            shortfall = block.variables["sla_shortfall"].solution.isel(time=0).fillna(0.0).values
+        if "sla_shortfall" in solution:
+            shortfall = solution["sla_shortfall"].isel(time=0).fillna(0.0).values
         self.sla_shortfall.append(np.bincount(w.user_class, weights=shortfall, minlength=len(w.inputs["class"])))
         self.band_on = self.trim_carriers(on, modes, users, shares)
 
