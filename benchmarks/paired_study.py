@@ -25,7 +25,7 @@ from pathlib import Path
 
 import xarray as xr
 
-from msrc_model.study.statistics import add_paired_statistics
+from msrc_model.study.statistics import TIE_TOLERANCE_H, add_paired_statistics
 
 PAPER_MEAN_H = {"independent": 2.5, "static": 3.5, "msrc": 5.0}  # Table II, medium load
 
@@ -58,7 +58,7 @@ def paired_lines(results: xr.Dataset) -> list[str]:
                 f"{float(one.survival_time_longer_share):.0%} / {float(one.survival_time_equal_share):.0%} / "
                 f"{float(one.survival_time_shorter_share):.0%} of {int(one.survival_time_difference_count)} trials"
             )
-        lines.append(f"msrc >= static in {(d_static >= -1e-9).sum()} of {len(d_static)} trials")
+        lines.append(f"msrc >= static in {(d_static >= -TIE_TOLERANCE_H).sum()} of {len(d_static)} trials")
         lines.append(
             "mean T_surv (h): "
             + ", ".join(f"{s} {t[s].mean():.2f} (paper {PAPER_MEAN_H.get(s, float('nan')):.1f})" for s in t)

@@ -562,7 +562,7 @@ def report(
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Folder for report.md and the CSV tables (default: next to the results file).")] = None,
 ) -> None:
     """Write Tables II, III and IV (mean +- 95 % CI beside the paper's) as Markdown and CSV."""
-    from .study.report import write_report
+    from .study.report import ReportShapeError, write_report
 
     _, results = _read_results(results_file)
     if "trial" not in results.dims or "survival_time_mean" not in results:
@@ -571,7 +571,7 @@ def report(
     _check_output(folder, folder=True)
     try:
         written = write_report(results, folder, source=results_file.name)
-    except ValueError as exc:  # a sweep the report cannot lay out: checked before anything is written
+    except ReportShapeError as exc:  # a sweep the report cannot lay out: checked before anything is written
         _fail([Issue(str(results_file), "/results", str(exc))])
     except OSError as exc:
         _fail([Issue(str(folder), "--output", f"cannot write: {exc.strerror or exc}")])

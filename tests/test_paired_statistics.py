@@ -67,7 +67,13 @@ def test_censored_pairs_are_counted():
     assert int(counts.sel(load="light", baseline="static")) == 3
     assert int(counts.sel(load="light", baseline="independent")) == 3
     assert int(counts.sel(load="heavy", baseline="static")) == 0
-    assert float(out.survival_time_equal_share.sel(load="light", baseline="static")) == pytest.approx(1 / 3)  # both censored
+    light_static = out.sel(load="light", baseline="static")
+    # trial 0, both censored: which lasts longer is unknown, so it is in neither share but its own
+    assert float(light_static.survival_time_undecided_share) == pytest.approx(1 / 3)
+    assert float(light_static.survival_time_equal_share) == 0.0
+    assert float(light_static.survival_time_longer_share) == pytest.approx(2 / 3)  # msrc censored at 6 h, static 4 h
+    shares = [out[f"survival_time_{name}_share"] for name in ("longer", "equal", "shorter", "undecided")]
+    np.testing.assert_allclose(sum(shares).values, 1.0)
 
 
 def test_no_pairs_without_the_reference_strategy_or_trials():

@@ -100,6 +100,16 @@ def test_values_read_from_highs_are_the_written_back_solution(radio_data, seed):
         written = problem.block.variables[name].solution
         assert values.dims == written.dims
         np.testing.assert_array_equal(values.values, written.values, err_msg=name)
+    # the controller's second solve: the carriers fixed (bounds changed in the kept HiGHS model), read the same way
+    band_on = problem.block.variables["band_on"]
+    activation = band_on.solution.fillna(0.0)
+    fixed = ((activation > 0.5) | (activation == activation.max("band"))).astype(float)  # the most active one kept (Eq. 24)
+    band_on.update(lower=fixed, upper=fixed)
+    assert problem.solve(OPTIONS, write_back=False).has_solution
+    again = problem.values(*names)
+    problem.solve(OPTIONS)
+    for name, values in zip(names, again):
+        np.testing.assert_array_equal(values.values, problem.block.variables[name].solution.values, err_msg=name)
 
 
 @pytest.mark.parametrize("seed", [5])

@@ -392,7 +392,11 @@ EDITS: dict[str, Edit] = {
     ),
     "sweep_also_swept_elsewhere": Edit(
         "sweep:\n  dimensions:\n    a: {key: traffic.users, values: [300]}\n    b: {key: network.rings, values: [1], also: {traffic.users: [400]}}\n",
-        "sweep.dimensions.b.key", 5, "= traffic.users: dimensions 'a' and 'b' both sweep this key",
+        "sweep.dimensions.b.also.traffic.users", 5, "= traffic.users: dimensions 'a' and 'b' both sweep this key",
+    ),
+    "sweep_dimension_name_baseline": Edit(
+        "sweep:\n  dimensions:\n    baseline: {key: traffic.load, values: [1.0]}\n", "sweep.dimensions", 3,
+        "dimension name(s) baseline are taken by the results; choose another",
     ),
     "sweep_of_a_plan": Edit(
         "run:\n  mode: plan\nsweep:\n  trials: 2\n", "sweep.trials", 5, "= 2: a sweep needs run.mode simulate (run.mode is plan)"

@@ -22,7 +22,7 @@ from msrc_model.config.errors import ScenarioError
 from msrc_model.config.loader import load_scenario
 from msrc_model.files.netcdf import read_netcdf
 from msrc_model.study.statistics import add_statistics
-from msrc_model.study.sweep import points_folder, run_point, run_sweep, sweep_points
+from msrc_model.study.sweep import combine_points, points_folder, run_point, run_sweep, sweep_points
 
 # 7 sites, 100 users, 15 min: a point takes about 5 s, nearly all of it the msrc controller's
 SWEEP_YAML = f"""\
@@ -122,7 +122,11 @@ def test_a_dimension_sets_its_other_keys_with_each_value():
         (1, 368, 1214, 2), (2, 1000, 2000, 5), (3, 1947, 2791, 10),
     ]
     assert all(s.traffic.load == 1.0 for s in first.values())
-    assert len(points) == 3 * load_scenario(REPO / "models" / "study-cluster.yaml").scenario.sweep.trials
+    loaded = load_scenario(REPO / "models" / "study-cluster.yaml")
+    assert len(points) == 3 * loaded.scenario.sweep.trials
+    combined = combine_points(loaded.scenario, points, {}, {})  # no point finished: the coordinates alone
+    assert combined.sites_traffic_users.values.tolist() == [368, 1000, 1947]
+    assert combined.sites_traffic_area_side_m.dims == ("sites",) and combined.sites_value.values.tolist() == [1, 2, 3]
 
 
 def test_sweep_results_have_sweep_dimensions_and_statistics(embedded):

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import xarray as xr
 
 from msrc_model.study.plots import critical_service_or_run_length, sweep_axis_values, sweep_cells, write_sweep_plots
 from msrc_model.study.statistics import add_paired_statistics, add_statistics
 
 
-def two_key_sweep(loads: list[str]) -> xr.Dataset:
+def two_key_sweep(loads: list[str], batteries: tuple = (10, 20, 40)) -> xr.Dataset:
     rng = np.random.default_rng(0)
-    shape = (len(loads), 3, 3, 4)  # load, battery, strategy, trial
+    shape = (len(loads), len(batteries), 3, 4)  # load, battery, strategy, trial
     survival = rng.uniform(2.0, 10.0, shape)
     critical = survival + 1.0
     critical[..., 0] = np.nan  # never lost critical service within the run
@@ -23,10 +24,10 @@ def two_key_sweep(loads: list[str]) -> xr.Dataset:
             "battery_energy_average": (("load", "battery", "strategy", "trial", "time"), rng.uniform(0, 20, (*shape, 5)), {"units": "kWh"}),
             "service_continuity": (("load", "battery", "strategy", "trial"), rng.uniform(0.5, 1.0, shape), {"units": "1"}),
             "ev_utilisation": (("load", "battery", "strategy", "trial"), rng.uniform(0.2, 0.6, shape), {"units": "1"}),
-            "point_error": (("load", "battery", "trial"), np.full((len(loads), 3, 4), "", dtype=object)),
+            "point_error": (("load", "battery", "trial"), np.full((len(loads), len(batteries), 4), "", dtype=object)),
         },
         coords={
-            "load": loads, "battery": [10, 20, 40], "strategy": ["independent", "static", "msrc"], "trial": np.arange(4),
+            "load": loads, "battery": list(batteries), "strategy": ["independent", "static", "msrc"], "trial": np.arange(4),
             "time": np.arange(5) * 3600.0,
         },
         attrs={"max_duration_h": 24.0},
@@ -79,3 +80,27 @@ def test_report_refuses_a_sweep_of_another_key_with_one_line_and_writes_nothing_
     drawn = run_msrc("plot", str(path), "-o", str(tmp_path / "plots"))
     assert drawn.returncode == 0, drawn.stderr
     assert (tmp_path / "plots" / "sensitivity_battery.png").exists()
+
+
+def test_the_report_reads_a_sweep_whose_other_keys_have_one_value():
+    from msrc_model.study.report import ReportShapeError, paired_rows, report_ready
+
+    one = report_ready(two_key_sweep(["medium", "heavy"], batteries=(20,)))
+    assert "battery" not in one.dims and one.sizes["load"] == 2
+    rows = paired_rows(one)
+    assert [(r["load"], r["baseline"]) for r in rows] == [(load, b) for load in ("medium", "heavy") for b in ("independent", "static")]
+    with pytest.raises(ReportShapeError, match="sweeps battery besides the load"):
+        report_ready(two_key_sweep(["medium"]))
+
+
+def test_numeric_labels_place_the_points_and_values_are_sorted(tmp_path):
+    """Labels that are numbers (7 / 19 / 37 sites set by rings 1 / 2 / 3) are the axis; values given out of order are drawn sorted."""
+    ds = two_key_sweep(["medium"], batteries=(40, 10, 20))
+    assert sweep_axis_values(ds, "battery").tolist() == [40.0, 10.0, 20.0]
+    labelled = ds.rename(battery="sites").assign_coords(sites=["37", "7", "19"], sites_value=("sites", [3, 1, 2]))
+    assert sweep_axis_values(labelled, "sites").tolist() == [37.0, 7.0, 19.0]
+    written = write_sweep_plots(labelled, tmp_path)
+    assert (tmp_path / "sensitivity_sites.png") in written
+    odd = two_key_sweep(["a/b c", "heavy"])  # a label that is no file name
+    names = {p.name for p in write_sweep_plots(odd, tmp_path / "odd")}
+    assert "sensitivity_battery_load-a-b-c.png" in names and all(p.parent == tmp_path / "odd" for p in (tmp_path / "odd").iterdir())

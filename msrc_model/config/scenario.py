@@ -615,6 +615,9 @@ def _highs_for_checks() -> Any:
     return highs
 
 
+UNSWEPT_SECTIONS = ("sweep", "variants", "extends", "output", "run")  # sections no sweep dimension may set
+
+
 class SweepDimension(Section):
     """One swept scenario key: a results dimension with one coordinate per value."""
 
@@ -654,12 +657,12 @@ class SweepDimension(Section):
                 )
             if other.strip() == self.key.strip():
                 raise RuleViolation(("also", other), f"= {self.key}: already the dimension's key")
-            if other.split(".")[0] in ("sweep", "variants", "extends", "output", "run"):
+            if other.split(".")[0] in UNSWEPT_SECTIONS:
                 raise RuleViolation(("also", other), f"the {other.split('.')[0]} section cannot be swept")
         coords = self.labels if self.labels is not None else self.values
         if len({str(c) for c in coords}) != len(coords):
             raise RuleViolation(("labels" if self.labels is not None else "values",), "must not repeat")
-        if self.key.split(".")[0] in ("sweep", "variants", "extends", "output", "run"):
+        if self.key.split(".")[0] in UNSWEPT_SECTIONS:
             raise RuleViolation(("key",), f"= {self.key}: the {self.key.split('.')[0]} section cannot be swept")
         return self
 
@@ -680,7 +683,7 @@ class Sweep(Section):
     @field_validator("dimensions")
     @classmethod
     def _names(cls, value: dict[str, SweepDimension]) -> dict[str, SweepDimension]:
-        reserved = {"trial", "strategy", "site", "band", "class", "time", "user", "ev", "step"}
+        reserved = {"trial", "strategy", "baseline", "site", "band", "class", "time", "user", "ev", "step"}
         clash = sorted(set(value) & reserved)
         if clash:
             raise ValueError(f"dimension name(s) {', '.join(clash)} are taken by the results; choose another")
@@ -691,8 +694,9 @@ class Sweep(Section):
         for name, dim in value.items():
             for key in dim.keys():
                 if key in swept_by:
+                    where = (name, "key") if key == dim.key.strip() else (name, "also", key)
                     raise RuleViolation(
-                        (name, "key"),
+                        where,
                         f"= {key}: dimensions {swept_by[key]!r} and {name!r} both sweep this key; give its values to one dimension only",
                         involves=((swept_by[key], "key"),),
                     )

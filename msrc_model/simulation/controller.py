@@ -479,13 +479,7 @@ class MSRCController:
         first = first[x[first] > 1e-6]
         users = np.full(w.n_user, -1)
         users[pair_user[first]] = pair_site[first]
-        # a user Stage 2 gave no site (its rates, with every carrier it may switch on interfering, reach no
-        # site at Gamma_min) stays where the baselines put it (its best server if that covers it, else a
-        # linked helper): a handset does not drop off the network for want of an optimiser's share, and the
-        # simulator's scheduler serves it from what the carriers have left, at the SINR they actually give
         on = solution["band_on"].isel(time=0).transpose("site", "band").values > 0.5
-        users = np.where(users >= 0, users, configured_association(w, modes, self.links, on))
-        self.user_site = users
         # the band shares chi Stage 2 gave each user at its site (Eq. 8), handed to the simulator
         chi = solution["band_share"].isel(time=0).transpose("pair", "band").fillna(0.0).values
         shares = np.zeros((w.n_user, w.n_band))
@@ -497,6 +491,12 @@ class MSRCController:
             shortfall = solution["sla_shortfall"].isel(time=0).fillna(0.0).values
         self.sla_shortfall.append(np.bincount(w.user_class, weights=shortfall, minlength=len(w.inputs["class"])))
         self.band_on = self.trim_carriers(on, modes, users, shares)
+        # a user Stage 2 gave no site (its rates, with every carrier it may switch on interfering, reach no
+        # site at Gamma_min) stays where the baselines put it (its best server if that covers it, else the
+        # linked helper whose carriers, as trimmed, reach it best): a handset does not drop off the network for
+        # want of an optimiser's share, and the simulator's scheduler serves it from what the carriers have
+        # left, at the SINR they actually give
+        self.user_site = np.where(users >= 0, users, configured_association(w, modes, self.links, self.band_on))
 
     def stage2_carriers(self, modes: np.ndarray) -> np.ndarray:
         """(site, band) carriers Stage 2 may switch on: those the mode allows (Eqs. 24-25), within Stage 1's carrier set."""

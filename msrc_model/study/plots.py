@@ -22,6 +22,7 @@ import xarray as xr
 from ..files.atomic import atomic_write
 from ..physics import MODE_NAMES
 from ..simulation.metrics import TABLE3_TIME_H
+from .sweep import safe_label
 
 MODE_COLOURS = ["#4c72b0", "#55a868", "#dd8452", "#8172b3", "#222222"]  # normal, helping, assisted, sleep, dark
 MODE_LABELS = ["deep sleep" if name == "sleep" else name for name in MODE_NAMES]  # legend text, by mode code
@@ -143,22 +144,38 @@ def sweep_cells(results: xr.Dataset, skip: tuple[str, ...] = ()) -> list[tuple[s
     return cells
 
 
-def sweep_axis_values(results: xr.Dataset, dim: str) -> np.ndarray | None:
-    """The numeric values of a sweep dimension (its ``<dim>_value`` coordinate when it has labels); None if not numeric."""
-    values = results[f"{dim}_value"].values if f"{dim}_value" in results.coords else results[dim].values
+def _numbers(values) -> np.ndarray | None:
+    """``values`` as floats, or None if one of them is not a number."""
     try:
-        return np.asarray(values, dtype=float)
+        return np.asarray([float(v) for v in values])
     except (TypeError, ValueError):
         return None
+
+
+def sweep_axis_values(results: xr.Dataset, dim: str) -> np.ndarray | None:
+    """The numeric positions of a sweep dimension's coordinates; None if they have none.
+
+    The coordinates themselves when they are numbers (the labels, e.g. 7 / 19 / 37 sites, when every label
+    is one), else the swept values behind the labels (``<dim>_value``, e.g. the load factors behind light /
+    medium / heavy).
+    """
+    own = _numbers(results[dim].values)
+    if own is not None or f"{dim}_value" not in results.coords:
+        return own
+    return _numbers(results[f"{dim}_value"].values)
 
 
 def plot_sweep_battery_energy(results: xr.Dataset, path: Path) -> Path:
     """Fig. 2 over trials: site-averaged battery energy, mean and 95 % confidence band, one panel per sweep cell."""
     plt = _pyplot()
     cells = sweep_cells(results)
-    fig, axes = plt.subplots(1, len(cells), figsize=(5.0 * len(cells), 4.2), squeeze=False, sharey=True)
+    columns = min(len(cells), 3)
+    rows = -(-len(cells) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(5.0 * columns, 4.2 * rows), squeeze=False, sharey=True)
+    for ax in axes.ravel()[len(cells):]:
+        ax.set_visible(False)
     hours = results.time.values / 3600.0
-    for ax, (label, chosen) in zip(axes[0], cells):
+    for ax, (label, chosen) in zip(axes.ravel(), cells):
         part = results.sel(chosen)
         for i, strategy in enumerate(part.strategy.values):
             mean = part.battery_energy_average_mean.sel(strategy=strategy).values
@@ -170,7 +187,8 @@ def plot_sweep_battery_energy(results: xr.Dataset, path: Path) -> Path:
         ax.set_xlabel("time since the outage start (h)")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    axes[0, 0].set_ylabel("battery energy, site average (kWh)")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("battery energy, site average (kWh)")
     trials = int(results.sizes["trial"])
     fig.suptitle(f"Battery energy over the outage: mean of {trials} trials and 95 % confidence band (Fig. 2)")
     fig.tight_layout()
@@ -200,8 +218,12 @@ def plot_sensitivity(results: xr.Dataset, dim: str, path: Path, fixed: dict | No
     plt = _pyplot()
     part = results.sel(fixed or {})
     x = sweep_axis_values(part, dim)
+    order = np.argsort(x, kind="stable")
+    part, x = part.isel({dim: order}), x[order]
     duration = float(results.attrs.get("max_duration_h", np.nan))
     key = results[dim].attrs.get("long_name", dim).replace("swept scenario key ", "")
+    by_label = f"{dim}_value" in part.coords and _numbers(part[dim].values) is not None  # numeric labels, not the key's values
+    axis_title = f"{dim} (set by {key})" if by_label else key
     panels = [
         ("survival_time", "T_surv: first site dark (h)"),
         ("critical_service_time", "critical-service time (h)"),
@@ -217,15 +239,14 @@ def plot_sensitivity(results: xr.Dataset, dim: str, path: Path, fixed: dict | No
             ax.fill_between(x, m - h, m + h, color=f"C{i}", alpha=0.2, linewidth=0)
         if np.isfinite(duration):
             ax.axhline(duration, color="grey", linestyle=":", linewidth=1.0, label=f"run length {duration:g} h")
-        labelled = f"{dim}_value" in part.coords
-        ax.set_xticks(x, [str(v) for v in part[dim].values] if labelled else [f"{v:g}" for v in x])
-        ax.set_xlabel(key)
+        ax.set_xticks(x, [str(v) for v in part[dim].values])
+        ax.set_xlabel(axis_title)
         ax.set_ylabel(ylabel)
         ax.grid(alpha=0.3)
     axes[0, 0].legend(fontsize=8)
     trials = int(results.sizes["trial"])
     where = ", ".join(f"{d} {v}" for d, v in (fixed or {}).items())
-    fig.suptitle(f"Against {key}{f' ({where})' if where else ''}: mean of {trials} trials and 95 % confidence band")
+    fig.suptitle(f"Against {dim}{f' ({where})' if where else ''}: mean of {trials} trials and 95 % confidence band")
     fig.tight_layout()
     _save(fig, path, 120)
     plt.close(fig)
@@ -279,6 +300,6 @@ def write_sweep_plots(results: xr.Dataset, folder: Path) -> list[Path]:
         if values is None or len(values) < 2:
             continue
         for label, chosen in sweep_cells(results, skip=(dim,)):
-            name = f"sensitivity_{dim}" + "".join(f"_{d}-{v}" for d, v in chosen.items() if results.sizes[d] > 1) + ".png"
+            name = f"sensitivity_{safe_label(dim)}" + "".join(f"_{safe_label(d)}-{safe_label(v)}" for d, v in chosen.items() if results.sizes[d] > 1) + ".png"
             written.append(plot_sensitivity(results, dim, folder / name, {d: v for d, v in chosen.items()}))
     return written

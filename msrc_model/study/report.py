@@ -81,15 +81,28 @@ class Cell:
         return bool(np.isfinite(self.difference) and abs(self.difference) > FAR)
 
 
-def _check(results: xr.Dataset) -> None:
+class ReportShapeError(ValueError):
+    """The results file holds no sweep the report can lay out (raised before anything is written)."""
+
+
+def report_ready(results: xr.Dataset) -> xr.Dataset:
+    """The sweep as the report reads it: swept keys other than the load with a single value dropped.
+
+    Raises
+    ------
+    ReportShapeError
+        No sweep with statistics, or a swept key other than the load with more than one value.
+    """
     if "trial" not in results.dims or "survival_time_mean" not in results:
-        raise ValueError("holds no sweep with statistics (run msrc solve on a scenario with a sweep section)")
-    other = [d for d in results.survival_time.dims if d not in ("strategy", "trial", "load") and results.sizes[d] > 1]
-    if other:
-        raise ValueError(
-            f"sweeps {', '.join(other)} besides the load: the report lays out the paper's tables by load only "
+        raise ReportShapeError("holds no sweep with statistics (run msrc solve on a scenario with a sweep section)")
+    other = [d for d in results.survival_time.dims if d not in ("strategy", "trial", "load")]
+    varied = [d for d in other if results.sizes[d] > 1]
+    if varied:
+        raise ReportShapeError(
+            f"sweeps {', '.join(varied)} besides the load: the report lays out the paper's tables by load only "
             "(msrc show and msrc plot cover every swept key)"
         )
+    return results.squeeze(other, drop=True) if other else results
 
 
 def _select(results: xr.Dataset, load: str | None) -> xr.Dataset:
@@ -100,7 +113,7 @@ def _select(results: xr.Dataset, load: str | None) -> xr.Dataset:
 
 def table_cells(results: xr.Dataset, medium: str = "medium") -> list[Cell]:
     """Every cell of Tables II, III and IV that the results hold."""
-    _check(results)
+    results = report_ready(results)
     cells: list[Cell] = []
     strategies = [str(s) for s in results.strategy.values]
     loads = [str(v) for v in results["load"].values] if "load" in results.dims else [None]
@@ -179,10 +192,33 @@ def ordering(results: xr.Dataset) -> dict[str, str]:
     return out
 
 
-def render_paired(results: xr.Dataset, reference: str = "msrc") -> str:
-    """T_surv paired trial by trial: ``reference`` minus each baseline, per load (Markdown; empty without pairs)."""
+def paired_rows(results: xr.Dataset, reference: str = "msrc") -> list[dict]:
+    """T_surv paired trial by trial (:func:`~msrc_model.study.statistics.add_paired_statistics`): one row per load and baseline."""
     results = results if "survival_time_difference" in results else add_paired_statistics(results, reference=reference)
     if "survival_time_difference" not in results:
+        return []
+    rows = []
+    loads = [str(v) for v in results["load"].values] if "load" in results.survival_time_difference.dims else [None]
+    for load in loads:
+        part = _select(results, load)
+        for baseline in part.baseline.values:
+            one = part.sel(baseline=baseline)
+            rows.append({
+                "load": load or "", "reference": reference, "baseline": str(baseline),
+                "mean_difference_h": float(one.survival_time_difference_mean), "ci95_h": float(one.survival_time_difference_ci95),
+                "trials": int(one.survival_time_difference_count),
+                "later_share": float(one.survival_time_longer_share), "equal_share": float(one.survival_time_equal_share),
+                "earlier_share": float(one.survival_time_shorter_share),
+                "undecided_share": float(one["survival_time_undecided_share"]) if "survival_time_undecided_share" in one else 0.0,
+                "censored_pairs": int(one["survival_time_difference_censored_count"]) if "survival_time_difference_censored_count" in one else 0,
+            })
+    return rows
+
+
+def render_paired(results: xr.Dataset, reference: str = "msrc") -> str:
+    """T_surv paired trial by trial: ``reference`` minus each baseline, per load (Markdown; empty without pairs)."""
+    rows = paired_rows(results, reference)
+    if not rows:
         return ""
     out = io.StringIO()
     w = out.write
@@ -190,29 +226,24 @@ def render_paired(results: xr.Dataset, reference: str = "msrc") -> str:
     w(
         f"Per trial, {reference}'s T_surv minus the baseline's on the same realisation: the mean difference ± the "
         "half-width of its 95 % confidence interval (paired Student t), and the share of the trials in which "
-        f"{reference}'s first site goes dark later / at the same step / earlier. Censored pairs: trials in which "
-        "either run had no site dark within the run; their difference is a bound.\n\n"
+        f"{reference}'s first site goes dark later / at the same step / earlier / unknown (both runs censored). "
+        "Censored pairs: trials in which either run had no site dark within the run; their difference is a bound.\n\n"
     )
-    w("| Traffic load | Baseline | Mean difference (h) | Later / same / earlier | Trials | Censored pairs |\n")
+    w("| Traffic load | Baseline | Mean difference (h) | Later / same / earlier / unknown | Trials | Censored pairs |\n")
     w("|---|---|---|---|---|---|\n")
-    loads = [str(v) for v in results["load"].values] if "load" in results.survival_time_difference.dims else [None]
-    for load in loads:
-        part = _select(results, load)
-        for baseline in part.baseline.values:
-            one = part.sel(baseline=baseline)
-            censored = int(one["survival_time_difference_censored_count"]) if "survival_time_difference_censored_count" in one else 0
-            w(
-                f"| {(load or 'all').capitalize()} | {STRATEGY_HEADINGS.get(str(baseline), baseline)} | "
-                f"{float(one.survival_time_difference_mean):+.2f} ± {float(one.survival_time_difference_ci95):.2f} | "
-                f"{float(one.survival_time_longer_share):.0%} / {float(one.survival_time_equal_share):.0%} / "
-                f"{float(one.survival_time_shorter_share):.0%} | {int(one.survival_time_difference_count)} | {censored} |\n"
-            )
+    for row in rows:
+        w(
+            f"| {(row['load'] or 'all').capitalize()} | {STRATEGY_HEADINGS.get(row['baseline'], row['baseline'])} | "
+            f"{row['mean_difference_h']:+.2f} ± {row['ci95_h']:.2f} | {row['later_share']:.0%} / {row['equal_share']:.0%} / "
+            f"{row['earlier_share']:.0%} / {row['undecided_share']:.0%} | {row['trials']} | {row['censored_pairs']} |\n"
+        )
     w("\n")
     return out.getvalue()
 
 
 def render_markdown(results: xr.Dataset, source: str = "") -> str:
     """The three tables as Markdown, laid out like the paper's, and T_surv paired between strategies."""
+    results = report_ready(results)
     cells = table_cells(results)
     strategies = [str(s) for s in results.strategy.values]
     trials = int(results.sizes["trial"])
@@ -286,26 +317,15 @@ def write_csv(cells: list[Cell], table: str, path: Path) -> None:
 
 
 def write_paired_csv(results: xr.Dataset, path: Path, reference: str = "msrc") -> bool:
-    """The paired T_surv comparison (:func:`render_paired`) as CSV, one row per load and baseline; false if there are no pairs."""
-    results = results if "survival_time_difference" in results else add_paired_statistics(results, reference=reference)
-    if "survival_time_difference" not in results:
+    """The paired T_surv comparison (:func:`paired_rows`) as CSV, one row per load and baseline; false if there are no pairs."""
+    rows = paired_rows(results, reference)
+    if not rows:
         return False
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["load", "reference", "baseline", "mean_difference_h", "ci95_h", "trials", "later_share", "equal_share",
-                     "earlier_share", "censored_pairs"])
-    loads = [str(v) for v in results["load"].values] if "load" in results.survival_time_difference.dims else [None]
-    for load in loads:
-        part = _select(results, load)
-        for baseline in part.baseline.values:
-            one = part.sel(baseline=baseline)
-            censored = int(one["survival_time_difference_censored_count"]) if "survival_time_difference_censored_count" in one else 0
-            writer.writerow([
-                load or "", reference, str(baseline), f"{float(one.survival_time_difference_mean):.6g}",
-                f"{float(one.survival_time_difference_ci95):.6g}", int(one.survival_time_difference_count),
-                f"{float(one.survival_time_longer_share):.6g}", f"{float(one.survival_time_equal_share):.6g}",
-                f"{float(one.survival_time_shorter_share):.6g}", censored,
-            ])
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: f"{v:.6g}" if isinstance(v, float) else v for k, v in row.items()})
     _write_text(path, buffer.getvalue())
     return True
 
@@ -317,7 +337,7 @@ def _write_text(path: Path, text: str) -> None:
 
 def write_report(results: xr.Dataset, folder: Path, source: str = "") -> list[Path]:
     """``report.md``, ``table2.csv``, ``table3.csv``, ``table4.csv`` and ``paired.csv`` (when msrc ran beside a baseline) in ``folder``."""
-    _check(results)
+    results = report_ready(results)
     folder.mkdir(parents=True, exist_ok=True)
     cells = table_cells(results)
     written = [folder / "report.md"]

@@ -17,11 +17,14 @@ reference strategy (msrc), each other strategy (the *baseline*) gets
 * ``<metric>_longer_share``, ``_equal_share``, ``_shorter_share``: the
   shares of the trials in which the reference's value is larger, equal
   (within ``tie_tolerance``) or smaller;
-* ``<metric>_difference_censored_count``: the trials in which either run was
-  censored (no site dark within the run; ``survival_censored``). There the
-  difference is a bound, not a value: a lower bound when only the reference
-  was censored, an upper bound when only the baseline was, and 0 (equal) when
-  both were.
+* for T_surv, ``survival_time_difference_censored_count``: the trials in
+  which either run was censored (no site dark within the run;
+  ``survival_censored``). There the difference is a bound, not a value: a
+  lower bound when only the reference was censored, an upper bound when only
+  the baseline was. When both were, the difference counts 0 in the mean (each
+  T_surv counts the run length, as in ``survival_time_mean``) but which lasts
+  longer is unknown: such trials count in ``survival_time_undecided_share``,
+  not in the three shares above (the four add up to 1).
 """
 
 from __future__ import annotations
@@ -101,21 +104,31 @@ def add_paired_statistics(
     out[f"{metric}_difference_count"] = count.astype("int32").assign_attrs(units="1", long_name=f"trials with a value of: {what}")
     valid = difference.notnull()
     trials = valid.sum(dim)
+    both_censored = xr.zeros_like(valid)
+    if "survival_censored" in results and metric == "survival_time":
+        censored = results.survival_censored.astype(float) > 0.5
+        mine = censored.sel(strategy=reference, drop=True)
+        theirs = censored.sel(strategy=baselines).rename(strategy="baseline")
+        both_censored = (mine & theirs & valid).transpose(*order)
+        out[f"{metric}_difference_censored_count"] = ((mine | theirs) & valid).sum(dim).astype("int32").transpose(*order[:-1]).assign_attrs(
+            units="1",
+            long_name=f"trials in which {reference}'s or the baseline's run was censored (no site dark within the run): "
+            "the difference there is a bound, not a value",
+        )
+    ordered = valid & ~both_censored  # both censored: which lasts longer is unknown
     for name, chosen, words in (
         ("longer", difference > tie_tolerance, "larger than"),
         ("equal", abs(difference) <= tie_tolerance, "equal to"),
         ("shorter", difference < -tie_tolerance, "smaller than"),
     ):
-        share = (chosen & valid).sum(dim) / trials
+        share = (chosen & ordered).sum(dim) / trials
         out[f"{metric}_{name}_share"] = share.where(trials > 0).assign_attrs(
             units="1", long_name=f"share of the trials in which {reference}'s {long_name} is {words} the baseline's"
         )
     if "survival_censored" in results and metric == "survival_time":
-        censored = results.survival_censored.astype(float)
-        either = (censored.sel(strategy=reference, drop=True) > 0.5) | (censored.sel(strategy=baselines).rename(strategy="baseline") > 0.5)
-        out[f"{metric}_difference_censored_count"] = (either & valid).sum(dim).astype("int32").transpose(*order[:-1]).assign_attrs(
+        out[f"{metric}_undecided_share"] = (both_censored.sum(dim) / trials).where(trials > 0).assign_attrs(
             units="1",
-            long_name=f"trials in which {reference}'s or the baseline's run was censored (no site dark within the run): "
-            "the difference there is a bound, not a value",
+            long_name=f"share of the trials in which both {reference}'s and the baseline's runs were censored: which lasts "
+            "longer is unknown (the other three shares and this one add up to 1)",
         )
     return out

@@ -90,7 +90,7 @@ class Point:
 
     @property
     def file_name(self) -> str:
-        label = "_".join(f"{dim}={_safe(value)}" for dim, value in self.coords.items())
+        label = "_".join(f"{dim}={safe_label(value)}" for dim, value in self.coords.items())
         return f"{label}_{self.key}.nc"
 
     @property
@@ -98,7 +98,8 @@ class Point:
         return ", ".join(f"{dim} {value}" for dim, value in self.coords.items())
 
 
-def _safe(value: Any) -> str:
+def safe_label(value: Any) -> str:
+    """``value`` as text fit for a file name: letters, digits, ``-`` and ``.`` kept, anything else ``-``."""
     return "".join(c if c.isalnum() or c in "-." else "-" for c in str(value))
 
 
@@ -303,6 +304,10 @@ def combine_points(
         if dim.labels is not None:
             combined = combined.assign_coords({f"{name}_value": (name, np.asarray(dim.values))})
             combined[f"{name}_value"].attrs["long_name"] = f"value of {dim.key} (unit of the key, docs/scenario.md)"
+        for other, values in dim.also.items():  # the keys set with each value
+            coordinate = f"{name}_{other.strip().replace('.', '_')}"
+            combined = combined.assign_coords({coordinate: (name, np.asarray(values))})
+            combined[coordinate].attrs["long_name"] = f"value of {other.strip()} set with {dim.key} (unit of the key, docs/scenario.md)"
     combined["trial"].attrs.update({"long_name": "Monte Carlo trial index (with the seed, fixes every random draw)"})
     error_text = np.full(shape, "", dtype=object)
     for index, message in errors.items():
