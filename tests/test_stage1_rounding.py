@@ -256,10 +256,10 @@ def test_the_radio_calls_two_solves_share_one_clock(fake_clock):
     problem, limits = c.radio_problem, []
     solve = problem.solve
 
-    def timed(options):
+    def timed(options, **kwargs):
         limits.append(options["time_limit"])
         fake_clock[0] += 4.0
-        return solve(options)
+        return solve(options, **kwargs)
 
     problem.solve = timed
     c.radio(state)
