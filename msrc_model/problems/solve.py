@@ -168,19 +168,21 @@ class PersistentSolver:
         """The last solution's value per HiGHS column (the order a ``start`` is given in)."""
         return np.asarray(self.solver.solver_model.getSolution().col_value, dtype=float)
 
-    def variable_values(self, variable: linopy.Variable, columns: np.ndarray | None = None) -> xr.DataArray:
-        """A variable's values in the last solution, read from HiGHS (what ``variable.solution`` holds after a write-back).
+    def variable_values(self, *variables: linopy.Variable) -> list[xr.DataArray]:
+        """The variables' values in the last solution, read from HiGHS (what ``variable.solution`` holds after a write-back).
 
         For a solve without ``write_back``: the values come straight from HiGHS's columns, without writing every
-        variable of the model back. ``columns`` is :meth:`column_values`, to read several variables from one copy.
-        Entries without a column (masked labels) are NaN.
+        variable of the model back. Entries without a column (masked labels) are NaN.
         """
-        values = self.column_values() if columns is None else columns
         column_labels = self.model.variables.label_index.vlabels  # HiGHS column i holds the variable labelled column_labels[i]
         by_label = np.full(self.model._xCounter, np.nan)
-        by_label[column_labels] = values
-        labels = variable.labels
-        return xr.DataArray(np.where(labels.values >= 0, by_label[np.maximum(labels.values, 0)], np.nan), coords=labels.coords, dims=labels.dims)
+        by_label[column_labels] = self.column_values()
+        out = []
+        for variable in variables:
+            labels = variable.labels
+            values = np.where(labels.values >= 0, by_label[np.maximum(labels.values, 0)], np.nan)
+            out.append(xr.DataArray(values, coords=labels.coords, dims=labels.dims))
+        return out
 
 
 def solve_model(model: linopy.Model, options: dict[str, Any], diagnose: bool = True) -> SolveReport:

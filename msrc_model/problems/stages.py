@@ -185,8 +185,7 @@ class RadioProblem:
 
     def values(self, *names: str) -> list[xr.DataArray]:
         """The last solve's values of the named variables (as ``block.variables[name].solution`` after a write-back)."""
-        columns = self.solver.column_values()
-        return [self.solver.variable_values(self.block.variables[name], columns) for name in names]
+        return self.solver.variable_values(*(self.block.variables[name] for name in names))
 
 
 @dataclass(frozen=True)

@@ -491,12 +491,18 @@ class MSRCController:
             shortfall = solution["sla_shortfall"].isel(time=0).fillna(0.0).values
         self.sla_shortfall.append(np.bincount(w.user_class, weights=shortfall, minlength=len(w.inputs["class"])))
         self.band_on = self.trim_carriers(on, modes, users, shares)
-        # a user Stage 2 gave no site (its rates, with every carrier it may switch on interfering, reach no
-        # site at Gamma_min) stays where the baselines put it (its best server if that covers it, else the
-        # linked helper whose carriers, as trimmed, reach it best): a handset does not drop off the network for
-        # want of an optimiser's share, and the simulator's scheduler serves it from what the carriers have
-        # left, at the SINR they actually give
-        self.user_site = np.where(users >= 0, users, configured_association(w, modes, self.links, self.band_on))
+        self.user_site = self.placed(users, modes, self.band_on)
+
+    def placed(self, users: np.ndarray, modes: np.ndarray, band_on: np.ndarray) -> np.ndarray:
+        """``users`` (site per user, -1: none) with every user given no site put where the baselines put it.
+
+        That is its best server if that covers it, else the linked helper whose carriers (``band_on``) reach it
+        best (:func:`~msrc_model.simulation.strategies.configured_association`). Stage 2's rates count every
+        carrier it may switch on as interfering, so a user can look unreachable to it while the carriers it
+        chooses reach it: a handset does not drop off the network for want of an optimiser's share, and the
+        simulator's scheduler serves it from what the carriers have left, at the SINR they actually give.
+        """
+        return np.where(users >= 0, users, configured_association(self.world, modes, self.links, band_on))
 
     def stage2_carriers(self, modes: np.ndarray) -> np.ndarray:
         """(site, band) carriers Stage 2 may switch on: those the mode allows (Eqs. 24-25), within Stage 1's carrier set."""
@@ -542,7 +548,7 @@ class MSRCController:
         band_on[empty] = allowed[empty]
         band_on[modes == HELPING, int(np.argmax(w.inputs.band_reach_m.values))] = True  # Eq. 5: helpers keep their widest band
         self.band_on = band_on
-        self.user_site = np.where(w.covers(self.user_site, modes), self.user_site, configured_association(w, modes, self.links, band_on))
+        self.user_site = self.placed(np.where(w.covers(self.user_site, modes), self.user_site, -1), modes, band_on)
         self.band_share = None  # the scheduler shares the bands of the repaired decision
 
     # ------------------------------------------------------------------ Stage 2: energy dispatch
