@@ -262,5 +262,7 @@ def test_the_radio_calls_two_solves_share_one_clock(fake_clock):
         return solve(options, **kwargs)
 
     problem.solve = timed
-    c.radio(state)
+    dark = np.zeros(world.n_site, bool)
+    dark[1] = True  # new inputs: the same ones would reuse the last solution
+    c.radio(State(0, 0.0, state.battery_kwh, state.ev_kwh, state.parked, dark, state.site_power_kw))
     assert limits == [10.0, 6.0]

@@ -433,6 +433,11 @@ class Controller(Section):
         ge=1,
         description="A Stage-2 radio solve stops at this many improving solutions (HiGHS mip_max_improving_sols) or at the gap, whichever comes first; a work limit like stage1_solution_limit. Empty: only the gap and the time limit stop it.",
     )
+    region_max_sites: int = Field(
+        37,
+        ge=1,
+        description="Largest region the controller solves as one problem. A cluster with more sites is cut into regions of at most this many by recursive coordinate bisection, and Stage 1 and the Stage-2 radio problem are solved per region (no cooperation, and no service, across a region's border); a radio call solves again only the regions whose inputs changed. The default keeps the paper's 19-site cluster and a 37-site one whole.",
+    )
     stage2_time_limit_s: float = quantity(
         10.0, "s", "Time limit of one Stage-2 radio solve, a safety net behind stage2_solution_limit; a solve stopped by it depends on the machine's speed.", gt=0
     )

@@ -46,16 +46,19 @@ sleeping site whose helpers are all dark returns to normal).
 from __future__ import annotations
 
 import time as _time
+from dataclasses import dataclass
 
 import numpy as np
 import xarray as xr
 
 from ..config.scenario import Scenario
 from ..formulation import model_data, with_block_semantics
+from ..formulation.regions import Region, cluster_regions, select_region
 from ..formulation.site_level import site_level_data
 from ..physics import ASSISTED, DARK, HELPING, NORMAL, SLEEP, awake, needs_helper, peak_supply_kw, v2g_cost_scale_per_h
 from ..problems.solve import STARTED_MIP_OPTIONS, highs_options
-from ..problems.stages import DispatchProblem, RadioProblem, build_stage1
+from ..problems.solve import SolveReport
+from ..problems.stages import DispatchProblem, RadioProblem, Stage1Problem, build_stage1
 from .simulator import Decision, SolverEvent, State, World
 from .strategies import configured_association
 
@@ -84,6 +87,53 @@ def stage1_blocks_s(controller) -> np.ndarray:
     return np.concatenate([[first], np.full(count, rest / max(count, 1))])
 
 
+@dataclass
+class RegionSolver:
+    """One region's problems and its last radio solution (``controller.region_max_sites``; a 19-site cluster is one region).
+
+    ``data1`` and ``data2`` are the region's Stage-1 (site-level) and Stage-2 model data, renumbered within it
+    (:func:`msrc_model.formulation.regions.select_region`); for a cluster that is one region they are the
+    whole cluster's. The radio solution is kept with the key of the inputs it was solved from, so that a
+    region whose inputs did not change is not solved again.
+    """
+
+    region: Region
+    data1: xr.Dataset
+    data2: xr.Dataset
+    stage1: Stage1Problem | None = None
+    radio: RadioProblem | None = None
+    radio_key: bytes | None = None
+    user_site: np.ndarray | None = None  #: site (cluster index, -1: none) of each of the region's users
+    band_on: np.ndarray | None = None  #: (region site, band) carriers on
+    band_share: np.ndarray | None = None  #: (region user, band) band shares at the user's site
+    split_users: float = 0.0
+    sla_shortfall: np.ndarray | None = None  #: (class,) users' shares short of Eq. 10
+
+    def site_array(self, values: np.ndarray) -> xr.DataArray:
+        """The region's part of a (site,) cluster array, on the region's site coordinates."""
+        return xr.DataArray(np.asarray(values)[self.region.sites], dims="site", coords={"site": self.data1.site.values}, name="site")
+
+
+def combined_report(reports: list[SolveReport], elapsed_s: float) -> SolveReport:
+    """One Stage-1 call's report from its regions': the sums of their objectives and bounds, the largest gap.
+
+    Its status is the first failed region's (else the first region's), with ``time_limit`` if any region
+    stopped at its clock. A cluster that is one region gets its one report back, with ``elapsed_s`` as its time.
+    """
+    if len(reports) == 1:
+        reports[0].solve_time_s = elapsed_s
+        return reports[0]
+    solved = [r for r in reports if r.has_solution]
+    first = next((r for r in reports if not r.has_solution), reports[0])
+    gaps = np.asarray([r.gap for r in solved], dtype=float)
+    termination = "time_limit" if any(r.termination == "time_limit" for r in reports) else first.termination
+    return SolveReport(
+        first.status, termination, has_solution=len(solved) == len(reports),
+        objective=float(sum(r.objective for r in solved)), dual_bound=float(sum(r.dual_bound for r in solved)),
+        gap=float(np.nanmax(gaps)) if np.isfinite(gaps).any() else float("nan"), solve_time_s=elapsed_s,
+    )
+
+
 class MSRCController:
     """Algorithm 1: Stage 1 every 15 min over H, Stage 2 every step."""
 
@@ -107,16 +157,21 @@ class MSRCController:
         self.events = []
         inputs = world.inputs
         no_evs = {"ev": []}
-        data1 = model_data(inputs, steps_s=stage1_blocks_s(c)).isel(no_evs)
-        self.data1 = site_level_data(data1)
+        # the whole cluster's model data: the site-level numbers come from the physics on the whole cluster
+        self.data1 = site_level_data(model_data(inputs, steps_s=stage1_blocks_s(c)).isel(no_evs))
         self.data2 = model_data(inputs, step_s=world.step_s, max_duration_s=world.step_s).isel(no_evs)
+        positions = np.column_stack([inputs.site_x_m.values, inputs.site_y_m.values])
+        regions = cluster_regions(self.data1, positions, world.home, c.region_max_sites)
+        if len(regions) == 1:
+            self.parts = [RegionSolver(regions[0], self.data1, self.data2)]
+        else:
+            self.parts = [RegionSolver(r, select_region(self.data1, r), select_region(self.data2, r)) for r in regions]
         self.stage1_every = int(round(c.stage1_interval_min * 60.0 / world.step_s))
 
         self.mode = np.full(world.n_site, NORMAL)
         self.links = np.zeros(world.n_edge, dtype=bool)
         self.known_dark = np.zeros(world.n_site, dtype=bool)
         self.radio_key: bytes | None = None
-        self.radio_problem: RadioProblem | None = None  # built at the first radio call, then updated
         self.user_site = world.best_server.copy()
         self.band_on = np.ones((world.n_site, world.n_band), dtype=bool)
         self.carrier_cap = np.ones((world.n_site, world.n_band), dtype=bool)  # Stage 1's carrier set per site
@@ -136,6 +191,7 @@ class MSRCController:
         self.radio_call_times: list[float] = []
         self.sla_shortfall: list[np.ndarray] = []
         self.radio_build_times: list[float] = []
+        self.radio_regions_solved: list[float] = []
         self.dispatch_times: list[float] = []
         self.dispatch_reused = 0
         # built once: each step changes only its loads, limits and prices (the cost term scaled as Eq. 18's)
@@ -151,15 +207,22 @@ class MSRCController:
         self.ev_mean_stay_h = float(inputs.ev_mean_stay_h)
         self.ev_mean_usable_kwh = float(inputs.ev_expected_usable_kwh)
 
+    @property
+    def stage1_problem(self) -> Stage1Problem:
+        """The Stage-1 problem of the first region (of the cluster, when it is one region)."""
+        return self.parts[0].stage1
+
+    @property
+    def radio_problem(self) -> RadioProblem | None:
+        """The radio problem of the first region (of the cluster, when it is one region); None before the first radio call."""
+        return self.parts[0].radio
+
     # ------------------------------------------------------------------ helpers
     def _options(self, time_limit: float, solution_limit: int | None = None) -> dict:
         options = highs_options(self.scenario.solver, time_limit_s=time_limit)
         if solution_limit is not None:
             options.setdefault("mip_max_improving_sols", int(solution_limit))
         return options
-
-    def _site_array(self, values) -> xr.DataArray:
-        return xr.DataArray(np.asarray(values), dims="site", coords={"site": self.world.inputs.site.values}, name="site")
 
     def ev_forecast(self, state: State) -> tuple[xr.DataArray, xr.DataArray]:
         """Per site and Stage-1 block: expected V2G power limit (kW) and cumulative usable energy (kWh)."""
@@ -204,45 +267,43 @@ class MSRCController:
         """Build the Stage-1 problem once; each call changes only its data (bounds and right-hand sides)."""
         w = self.world
         started = _time.perf_counter()
-        zeros = xr.zeros_like(self.data1.site_mode_power_kw.sel(mode="normal", drop=True) * self.data1.time_step_h * xr.ones_like(self.data1.time, dtype=float))
-        self.stage1_problem = build_stage1(
-            self.data1,
-            self.weights,
-            initial_battery_kwh=self._site_array(w.battery.initial_kwh),
-            ev_fleet=(zeros, zeros),
-            dark=self._site_array(np.zeros(w.n_site, dtype=bool)),
-            integer_blocks=1,
-            every_step=True,
-        )
+        for part in self.parts:  # one model per region
+            data = part.data1
+            zeros = xr.zeros_like(data.site_mode_power_kw.sel(mode="normal", drop=True) * data.time_step_h * xr.ones_like(data.time, dtype=float))
+            part.stage1 = build_stage1(
+                data,
+                self.weights,
+                initial_battery_kwh=part.site_array(w.battery.initial_kwh),
+                ev_fleet=(zeros, zeros),
+                dark=part.site_array(np.zeros(w.n_site, dtype=bool)),
+                integer_blocks=1,
+                every_step=True,
+            )
         self.stage1_model_build_time = _time.perf_counter() - started
 
     @with_block_semantics
     def stage1(self, state: State) -> None:
+        """One Stage-1 call: each region's model gets the state and is solved; the regions' first blocks are applied."""
         w = self.world
         started = _time.perf_counter()
-        problem = self.stage1_problem
-        block = problem.block
         power, energy = self.ev_forecast(state)
         times = self.data1.time.values
-        problem.set_state(
-            battery_kwh=self._site_array(state.battery_kwh),
-            ev_fleet=(power, energy),
-            dark=self._site_array(state.dark),
-            mode_before=self._site_array(np.where(state.dark, DARK, self.mode)),
-        )
+        mode_before = np.where(state.dark, DARK, self.mode)
+        for part in self.parts:
+            sites = part.region.sites
+            part.stage1.set_state(
+                battery_kwh=part.site_array(state.battery_kwh),
+                ev_fleet=(power.isel(site=sites), energy.isel(site=sites)),
+                dark=part.site_array(state.dark),
+                mode_before=part.site_array(mode_before),
+            )
         self.stage1_update_times.append(_time.perf_counter() - started)
         limit = self.scenario.controller.stage1_time_limit_s
         if any(abs(state.time_s - t) < 1e-9 for t in self.fail_stage1_at_s):
             limit = 1e-6
         options = self._options(limit, self.scenario.controller.stage1_solution_limit)
-        if self.scenario.controller.stage1_method == "lp_rounding":
-            report = self._stage1_lp_rounding(problem, options, state.dark)
-        elif self.scenario.controller.stage1_method == "rounded_start":
-            report = self._stage1_rounded_start(problem, options, state.dark)
-        elif self.scenario.controller.stage1_method == "previous_start":
-            report = self._stage1_previous_start(problem, options, state.dark)
-        else:
-            report = problem.solve(options)
+        reports = [self._stage1_solve(part, options, state.dark) for part in self.parts]  # each region to its own gap and clock
+        report = combined_report(reports, float(sum(r.solve_time_s for r in reports)))
         self.stage1_times.append(report.solve_time_s)
         self.stage1_gaps.append(report.gap if report.gap is not None else np.nan)
         self.stage1_bounds.append(report.dual_bound)
@@ -250,32 +311,49 @@ class MSRCController:
         self.stage1_net_hit.append(report.termination == "time_limit")
         normal_kw = self.data1.site_mode_power_kw.sel(mode="normal").values
         self.price = w.price_per_kwh(state.battery_kwh, np.where(state.site_power_kw > 0, state.site_power_kw, normal_kw))
-        if not report.has_solution:
-            self.events.append(SolverEvent(state.time_s, "stage1", report.message))
-            self._repair(state.dark)
-            return
-        gamma = block.variables["mode"].solution.sel(time=times[0]).transpose("site", "mode").values
-        mode = np.where(state.dark, NORMAL, np.argmax(gamma, axis=1))
-        if "link_at_arc" in block.expressions:
-            links = block.expressions["link_at_arc"].solution.sel(time=times[0]).values > 0.5
-        else:  # a site with no neighbours: no links
-            links = np.zeros(w.n_edge, dtype=bool)
+        self._repair(state.dark)  # a region whose solve failed keeps its last plan, valid for the sites gone dark
+        mode, links, cap = self.mode.copy(), self.links.copy(), self.carrier_cap.copy()
+        for part, part_report in zip(self.parts, reports):
+            if not part_report.has_solution:
+                self.events.append(SolverEvent(state.time_s, "stage1", part_report.message))
+                continue
+            sites, block = part.region.sites, part.stage1.block
+            gamma = block.variables["mode"].solution.sel(time=times[0]).transpose("site", "mode").values
+            mode[sites] = np.where(state.dark[sites], NORMAL, np.argmax(gamma, axis=1))
+            if "link_at_arc" in block.expressions:
+                links[part.region.edges] = block.expressions["link_at_arc"].solution.sel(time=times[0]).values > 0.5
+            else:  # a region with no arcs: no links
+                links[part.region.edges] = False
+            cap[sites] = self.stage1_carrier_sets(block, times[0], mode[sites])
         client = needs_helper(mode)
         links &= w.kappa_ok & (mode[w.edge_helper] == HELPING) & client[w.edge_assisted]
         links &= ~state.dark[w.edge_helper] & ~state.dark[w.edge_assisted]
-        self.mode, self.links = mode, links
-        self.carrier_cap = self.stage1_carrier_sets(block, times[0], mode)
+        self.mode, self.links, self.carrier_cap = mode, links, cap
 
-    def _stage1_lp_rounding(self, problem, options: dict, dark: np.ndarray, started: float | None = None):
+    def _stage1_solve(self, part: RegionSolver, options: dict, dark: np.ndarray) -> SolveReport:
+        """One region's Stage-1 solve by ``controller.stage1_method``; ``dark`` is the cluster's (site,) bool."""
+        problem, method = part.stage1, self.scenario.controller.stage1_method
+        if method == "lp_rounding":
+            return self._stage1_lp_rounding(problem, options, dark, None, part)
+        if method == "rounded_start":
+            return self._stage1_rounded_start(problem, options, dark, part)
+        if method == "previous_start":
+            return self._stage1_previous_start(problem, options, dark, part)
+        return problem.solve(options)
+
+    def _stage1_lp_rounding(self, problem, options: dict, dark: np.ndarray, started: float | None = None, part: RegionSolver | None = None):
         """Stage 1 as an LP with the first block's modes rounded (``controller.stage1_method: lp_rounding``).
 
         The LP (every block's modes as time shares) bounds the objective; its first-block shares are rounded
         (:meth:`round_modes`) and the model solved again with those modes fixed. If that is infeasible, it is
         tried with the sleeping clients assisted instead, then with every site normal. The report's gap is the rounded plan's
         distance to the LP bound. Every solve shares the one safety-net clock of ``options``, started at
-        ``started`` (default: now); a solve stopped by it with nothing ends the call.
+        ``started`` (default: now); a solve stopped by it with nothing ends the call. ``problem`` is the Stage-1
+        problem of ``part`` (default: the first region), ``dark`` the cluster's (site,) bool.
         """
         started = _time.perf_counter() if started is None else started
+        part = self.parts[0] if part is None else part
+        dark = dark[part.region.sites]
         relaxed = problem.solve({**with_time_left(options, started), "solve_relaxation": True})
         if not relaxed.has_solution:
             relaxed.solve_time_s = _time.perf_counter() - started
@@ -283,7 +361,9 @@ class MSRCController:
         first = self.data1.time.values[0]
         shares = problem.block.variables["mode"].solution.sel(time=first).transpose("site", "mode").values
         report = None
-        candidates = (self.round_modes(shares, dark), self.round_modes(shares, dark, sleep=False), np.full(len(dark), NORMAL))
+        candidates = (
+            self.round_modes(shares, dark, part=part), self.round_modes(shares, dark, sleep=False, part=part), np.full(len(dark), NORMAL)
+        )
         for candidate in candidates:
             problem.fix_first_modes(np.where(dark, -1, candidate))  # dark sites free: Eq. 19 keeps them dark
             report = problem.solve(with_time_left(options, started))
@@ -296,7 +376,7 @@ class MSRCController:
             report.gap = max(relaxed.objective - report.objective, 0.0) / max(abs(report.objective), 1e-9)
         return report
 
-    def _stage1_previous_start(self, problem, options: dict, dark: np.ndarray):
+    def _stage1_previous_start(self, problem, options: dict, dark: np.ndarray, part: RegionSolver | None = None):
         """Stage 1 from the plan applied now (``controller.stage1_method: previous_start``).
 
         The modes applied now, kept valid for the sites gone dark (:meth:`_repair`; those sites are left free,
@@ -308,11 +388,13 @@ class MSRCController:
         If those modes cannot be completed, the plain MIP runs to ``solver.mip_gap``, heuristics on. Both parts
         share the one safety-net clock of ``options``: the second gets what the first left, and none if the first
         stopped at it (that report is returned). The report's time covers both parts; its gap is the branch and
-        bound's, proven either way.
+        bound's, proven either way. ``problem`` is the Stage-1 problem of ``part`` (default: the first region),
+        ``dark`` the cluster's (site,) bool.
         """
         started = _time.perf_counter()
+        sites = (self.parts[0] if part is None else part).region.sites
         self._repair(dark)
-        problem.fix_first_modes(np.where(dark, -1, self.mode))
+        problem.fix_first_modes(np.where(dark[sites], -1, self.mode[sites]))
         previous = problem.solve(options, write_back=False)  # only its column values are wanted, as the start
         problem.fix_first_modes(None)
         if stopped_by_the_clock(previous):
@@ -327,7 +409,7 @@ class MSRCController:
         report.solve_time_s = _time.perf_counter() - started
         return report
 
-    def _stage1_rounded_start(self, problem, options: dict, dark: np.ndarray):
+    def _stage1_rounded_start(self, problem, options: dict, dark: np.ndarray, part: RegionSolver | None = None):
         """Stage 1 from a rounded start (``controller.stage1_method: rounded_start``).
 
         The LP-and-rounding plan (:meth:`_stage1_lp_rounding`) is the answer when its distance to the LP's bound is
@@ -339,7 +421,7 @@ class MSRCController:
         stopped at the clock with nothing.
         """
         started = _time.perf_counter()
-        rounded = self._stage1_lp_rounding(problem, options, dark, started)
+        rounded = self._stage1_lp_rounding(problem, options, dark, started, part)
         if (rounded.has_solution and rounded.gap <= options["mip_rel_gap"]) or stopped_by_the_clock(rounded):
             return rounded
         rest = with_time_left(options, started)
@@ -350,8 +432,8 @@ class MSRCController:
         report.solve_time_s = _time.perf_counter() - started
         return report
 
-    def round_modes(self, shares: np.ndarray, dark: np.ndarray, sleep: bool = True) -> np.ndarray:
-        """(site,) modes from first-block mode shares (site x mode): clients, then enough helpers for each.
+    def round_modes(self, shares: np.ndarray, dark: np.ndarray, sleep: bool = True, part: RegionSolver | None = None) -> np.ndarray:
+        """(site,) modes of a region (``part``; default: the first) from its first-block mode shares (site x mode): clients, then enough helpers for each.
 
         A site whose assisted and sleep shares together pass 1/2 is a client (asleep if its sleep share is the
         larger and ``sleep``, else assisted). Its eligible neighbours (kappa_ij >= kappa_min, not clients, not
@@ -359,13 +441,14 @@ class MSRCController:
         counts them) cover the client's, at most K_max of them (Eq. 22); a client they cannot cover stays
         normal. Every other site is normal.
         """
-        w, data = self.world, self.data1
+        data = (self.parts[0] if part is None else part).data1
+        n_site, kappa_ok = data.sizes["site"], data.kappa_ok.values.astype(bool)
         client_share = shares[:, ASSISTED] + shares[:, SLEEP]
         client = (client_share > 0.5) & ~dark
         asleep = client & (shares[:, SLEEP] > shares[:, ASSISTED]) & sleep
         mode = np.where(asleep, SLEEP, np.where(client, ASSISTED, NORMAL))
-        helper, assisted = w.edge_helper, w.edge_assisted
-        arcs = np.flatnonzero(w.kappa_ok & client[assisted] & ~client[helper] & ~dark[helper])
+        helper, assisted = data.edge_helper.values, data.edge_assisted.values
+        arcs = np.flatnonzero(kappa_ok & client[assisted] & ~client[helper] & ~dark[helper])
         # per client, its eligible arcs by falling helping share at the helper (ties: the lower site index)
         arcs = arcs[np.lexsort((helper[arcs], -shares[helper[arcs], HELPING], assisted[arcs]))]
         reach = np.where(
@@ -380,7 +463,7 @@ class MSRCController:
         before = reached_before - reached_before[first_of_group]  # over the client's arcs before this one
         # an arc is taken while the helpers before it reach less than the client needs (the first always)
         taken = ((before < need[assisted[arcs]] - 1e-9) | group_start) & (rank < int(data.max_links))
-        covered = np.bincount(assisted[arcs[taken]], weights=reach[taken], minlength=w.n_site) >= need - 1e-9
+        covered = np.bincount(assisted[arcs[taken]], weights=reach[taken], minlength=n_site) >= need - 1e-9
         keep = client & covered
         mode = np.where(client & ~keep, NORMAL, mode)
         chosen = arcs[taken & keep[assisted[arcs]]]
@@ -420,78 +503,121 @@ class MSRCController:
 
     @with_block_semantics
     def radio(self, state: State) -> None:
+        """One radio call: each region whose inputs changed since its last solution is solved again, then the regions' decisions are joined."""
         w = self.world
-        started = _time.perf_counter()
         modes = np.where(state.dark, DARK, self.mode)
         carriers = self.stage2_carriers(modes)
-        fixed = xr.DataArray(modes[:, None], dims=("site", "time"), coords={"site": w.inputs.site.values, "time": self.data2.time.values})
-        rates = self.stage2_rates(modes, carriers)
+        rates = self.stage2_rates(modes, carriers)  # the Eq. 7 SINR on the whole cluster: every region's carriers interfere
         # with the modes fixed the Eq. 7 SINR is known: in normal mode it decides, as in the simulator (Eq. 5);
         # a pair not offered (allowed_pairs) covers nothing
         coverage = self.data2.pair_coverage.values.copy()
         coverage[:, NORMAL] = 1.0
         coverage[~self.allowed_pairs(state.dark)] = 0.0
-        integer_carriers = self.scenario.controller.stage2_integer_carriers
-        if self.radio_problem is None:
-            # built once for every pair, with band shares wherever a band can carry anything (no interference);
-            # the radio problem never charges a battery: no charge/discharge binary; Eq. 10 with a penalised slack
-            envelope = self.stage2_rates(modes, np.zeros_like(carriers))
-            self.radio_problem = RadioProblem(
-                self.data2, fixed, self.weights, band_share_mask=self.data2.pair_rate_per_share_mbps.copy(data=envelope > 0),
-                integer_carriers=integer_carriers, breakpoints=self.scenario.formulation.tangent_breakpoints,
-            )
-        problem = self.radio_problem
-        problem.set_state(fixed, coverage, rates, carriers)  # Stage 1's carrier set caps the carriers (Eq. 24)
-        block = problem.block
-        band_on = block.variables["band_on"]
-        self.radio_build_times.append(_time.perf_counter() - started)
         limit = self.scenario.controller.stage2_time_limit_s
         due = {t for t in self.fail_stage2_at_s if state.time_s >= t - 1e-9}
         if due:  # the first radio call at or after each given time
             self.fail_stage2_at_s -= due
             limit = 1e-6
         options = self._options(limit, self.scenario.controller.stage2_solution_limit)
-        clock = _time.perf_counter()  # the call's two solves share the one safety-net clock
+        build_time = solve_time = 0.0
+        solved, failed = 0, []
+        envelope = None
+        for part in self.parts:
+            r = part.region
+            key = b"".join(np.ascontiguousarray(a).tobytes() for a in (modes[r.sites], carriers[r.sites], coverage[r.pairs], rates[r.pairs]))
+            if key == part.radio_key:
+                continue  # same inputs, same deterministic solve: its last solution stands
+            started = _time.perf_counter()
+            fixed = xr.DataArray(modes[r.sites][:, None], dims=("site", "time"), coords={"site": part.data2.site.values, "time": part.data2.time.values})
+            if part.radio is None:
+                # built once for every pair, with band shares wherever a band can carry anything (no interference);
+                # the radio problem never charges a battery: no charge/discharge binary; Eq. 10 with a penalised slack
+                envelope = self.stage2_rates(modes, np.zeros_like(carriers)) if envelope is None else envelope
+                part.radio = RadioProblem(
+                    part.data2, fixed, self.weights,
+                    band_share_mask=part.data2.pair_rate_per_share_mbps.copy(data=envelope[r.pairs] > 0),
+                    integer_carriers=self.scenario.controller.stage2_integer_carriers,
+                    breakpoints=self.scenario.formulation.tangent_breakpoints,
+                )
+            part.radio.set_state(fixed, coverage[r.pairs], rates[r.pairs], carriers[r.sites])  # Stage 1's carrier set caps the carriers (Eq. 24)
+            build_time += _time.perf_counter() - started
+            report, seconds = self._solve_radio(part, options, modes[r.sites])
+            solve_time += seconds
+            solved += 1
+            if report.has_solution:
+                part.radio_key = key
+            else:
+                part.radio_key = None  # solved again at the next call
+                failed.append(report)
+        self.radio_build_times.append(build_time)
+        self.radio_times.append(solve_time)
+        self.radio_regions_solved.append(float(solved))
+        if failed:
+            for report in failed:
+                self.events.append(SolverEvent(state.time_s, "stage2", report.message))
+            self.split_users.append(np.nan)
+            self.sla_shortfall.append(np.full(len(w.inputs["class"]), np.nan))
+            self._repair_radio(modes)
+            return
+        users = np.full(w.n_user, -1)
+        on = np.zeros((w.n_site, w.n_band), dtype=bool)
+        shares = np.zeros((w.n_user, w.n_band))
+        for part in self.parts:
+            users[part.region.users] = part.user_site
+            on[part.region.sites] = part.band_on
+            shares[part.region.users] = part.band_share
+        self.band_share = shares
+        self.split_users.append(float(sum(part.split_users for part in self.parts)))
+        self.sla_shortfall.append(np.sum([part.sla_shortfall for part in self.parts], axis=0))
+        self.band_on = self.trim_carriers(on, modes, users, shares)
+        self.user_site = self.placed(users, modes, self.band_on)
+
+    def _solve_radio(self, part: RegionSolver, options: dict, modes: np.ndarray) -> tuple[SolveReport, float]:
+        """Solve a region's radio problem from the state set; keep its decision on ``part``. Returns the report and the solve time (s).
+
+        With continuous carriers (the default) the LP's activations are rounded and it is solved again with the
+        carriers fixed (exact carriers); both solves share the one safety-net clock of ``options``.
+        """
+        problem = part.radio
+        band_on = problem.block.variables["band_on"]
+        clock = _time.perf_counter()
         report = problem.solve(options, write_back=False)  # the solution is read from HiGHS (problem.values)
         solve_time = report.solve_time_s
-        if report.has_solution and not integer_carriers:
-            # exact carriers: round the LP's activations and solve again with the carriers fixed
+        if report.has_solution and not self.scenario.controller.stage2_integer_carriers:
             (activation,) = problem.values("band_on")
             on = self.round_carriers(activation.isel(time=0).transpose("site", "band").values, modes)
             fixed_on = xr.DataArray(on[:, :, None].astype(float), dims=("site", "band", "time"), coords=band_on.upper.coords)
             band_on.update(lower=fixed_on, upper=fixed_on)
             report = problem.solve(with_time_left(options, clock), write_back=False)
             solve_time += report.solve_time_s
-        self.radio_times.append(solve_time)
         if not report.has_solution:
-            self.events.append(SolverEvent(state.time_s, "stage2", report.message))
-            self.split_users.append(np.nan)
-            self.sla_shortfall.append(np.full(len(w.inputs["class"]), np.nan))
-            self._repair_radio(modes)
-            return
+            return report, solve_time
+        block = problem.block
         # each user goes to the site carrying the largest share of it (no user on two sites)
         names = ["association", "band_on", "band_share", *(["sla_shortfall"] if "sla_shortfall" in block.variables else [])]
         solution = dict(zip(names, problem.values(*names)))
         x = solution["association"].isel(time=0).values
-        pair_user, pair_site = block.data.pair_user.values, block.data.pair_site.values
+        pair_user, pair_site = block.data.pair_user.values, block.data.pair_site.values  # within the region
+        n_user = part.region.users.size
         order = np.lexsort((-x, pair_user))
         first = order[np.r_[True, np.diff(pair_user[order]) != 0]] if order.size else order
         first = first[x[first] > 1e-6]
-        users = np.full(w.n_user, -1)
-        users[pair_user[first]] = pair_site[first]
-        on = solution["band_on"].isel(time=0).transpose("site", "band").values > 0.5
+        site = np.full(n_user, -1)
+        site[pair_user[first]] = part.region.sites[pair_site[first]]
+        part.user_site = site
+        part.band_on = solution["band_on"].isel(time=0).transpose("site", "band").values > 0.5
         # the band shares chi Stage 2 gave each user at its site (Eq. 8), handed to the simulator
         chi = solution["band_share"].isel(time=0).transpose("pair", "band").fillna(0.0).values
-        shares = np.zeros((w.n_user, w.n_band))
+        shares = np.zeros((n_user, self.world.n_band))
         shares[pair_user[first]] = chi[first]
-        self.band_share = shares
-        self.split_users.append(float((np.bincount(pair_user[x > 1e-6], minlength=w.n_user) > 1).sum()))
-        shortfall = np.zeros(w.n_user)
+        part.band_share = shares
+        part.split_users = float((np.bincount(pair_user[x > 1e-6], minlength=n_user) > 1).sum())
+        shortfall = np.zeros(n_user)
         if "sla_shortfall" in solution:
             shortfall = solution["sla_shortfall"].isel(time=0).fillna(0.0).values
-        self.sla_shortfall.append(np.bincount(w.user_class, weights=shortfall, minlength=len(w.inputs["class"])))
-        self.band_on = self.trim_carriers(on, modes, users, shares)
-        self.user_site = self.placed(users, modes, self.band_on)
+        user_class = self.world.user_class[part.region.users]
+        part.sla_shortfall = np.bincount(user_class, weights=shortfall, minlength=len(self.world.inputs["class"]))
+        return report, solve_time
 
     def placed(self, users: np.ndarray, modes: np.ndarray, band_on: np.ndarray) -> np.ndarray:
         """``users`` (site per user, -1: none) with every user given no site put where the baselines put it.
@@ -609,4 +735,6 @@ class MSRCController:
             "stage2_split_users": np.asarray(self.split_users),
             "stage2_call_time": np.asarray(self.radio_call_times),
             "stage2_sla_shortfall": np.asarray(self.sla_shortfall).reshape(len(self.sla_shortfall), -1),
+            "stage2_regions_solved": np.asarray(self.radio_regions_solved),
+            "controller_regions": np.asarray([float(len(self.parts))]),
         }

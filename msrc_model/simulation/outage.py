@@ -102,6 +102,8 @@ def run_outage(
         "stage2_build_time": ("stage2_call", "s", "Stage-2 radio model time of each call: its build at the first call, its update in place at every later one"),
         "stage2_split_users": ("stage2_call", "1", "users the Stage-2 radio solution split over two sites (then rounded)"),
         "stage2_call_time": ("stage2_call", "s", "simulation time of each Stage-2 radio call"),
+        "stage2_regions_solved": ("stage2_call", "1", "regions whose radio problem each Stage-2 call solved (the others' inputs had not changed)"),
+        "controller_regions": ("stage1_build", "1", "regions the controller solves Stage 1 and the radio problem in (controller.region_max_sites)"),
         "stage2_sla_shortfall": (
             ("stage2_call", "class"), "1", "SLA shortfall of each Stage-2 radio solution: users' shares Eq. 10 obliges it to serve and it cannot"
         ),

@@ -217,8 +217,12 @@ class World:
         self.class_qos_target = inputs.class_qos_target.values
 
     def mode_carriers(self, mode: np.ndarray) -> np.ndarray:
-        """(site, band) carriers each site's mode allows: all when normal or helping, B_low assisted (Eq. 25), none asleep or dark."""
-        band_on = np.broadcast_to(awake(np.asarray(mode))[:, None], (self.n_site, self.n_band)).copy()
+        """(site, band) carriers each site's mode allows: all when normal or helping, B_low assisted (Eq. 25), none asleep or dark.
+
+        ``mode`` holds the codes of every site, or of any subset of them (a region), in the order of the rows returned.
+        """
+        mode = np.asarray(mode)
+        band_on = np.broadcast_to(awake(mode)[:, None], (mode.size, self.n_band)).copy()
         band_on[np.asarray(mode) == ASSISTED] = self.low_bands
         return band_on
 

@@ -1,0 +1,177 @@
+"""Regions: a large cluster cut into neighbouring sites' groups, each solved as its own problem
+(``controller.region_max_sites``, :mod:`msrc_model.formulation.regions`).
+
+The cut covers every site once and is the same on every run; a region's data is the cluster's, renumbered
+within it, with nothing of another region's; the controller never links sites across a border, solves a
+region's radio problem again only when its inputs changed, and treats a cluster no larger than the limit as
+one region (the default runs are unchanged: ``tests/test_reference_runs.py``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from msrc_model.config.loader import load_scenario
+from msrc_model.formulation import model_data
+from msrc_model.formulation.regions import Region, bisect_regions, cluster_regions, select_region
+from msrc_model.inputs import build_inputs
+from msrc_model.inputs.geometry import hex_site_positions
+from msrc_model.physics import SLEEP
+from msrc_model.simulation.controller import MSRCController
+from msrc_model.simulation.outage import run_outage
+from msrc_model.simulation.simulator import State, World
+
+from conftest import REPO
+
+
+# ---------------------------------------------------------------- the cut
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    positions=st.integers(1, 120).flatmap(
+        lambda n: arrays(np.float64, (n, 2), elements=st.floats(-5e3, 5e3, allow_nan=False, allow_infinity=False))
+    ),
+    max_sites=st.integers(1, 40),
+)
+def test_the_cut_covers_every_site_once_in_regions_no_larger_than_the_limit(positions, max_sites):
+    regions = bisect_regions(positions, max_sites)
+    every = np.concatenate(regions)
+    np.testing.assert_array_equal(np.sort(every), np.arange(len(positions)))  # each site in exactly one region
+    assert all(0 < r.size <= max_sites for r in regions)
+    assert all((np.diff(r) > 0).all() for r in regions)
+    # halving until the limit: at most 2^d regions, d the fewest halvings that bring n sites to the limit
+    halvings = max(0, int(np.ceil(np.log2(len(positions) / max_sites) - 1e-12)))
+    assert len(regions) <= 2**halvings
+    again = bisect_regions(positions.copy(), max_sites)
+    assert all(np.array_equal(a, b) for a, b in zip(regions, again)) and len(again) == len(regions)
+
+
+def test_sites_on_a_line_are_cut_into_runs_of_neighbours():
+    x = np.array([5.0, 1.0, 9.0, 3.0, 7.0, 2.0, 8.0, 4.0, 6.0, 0.0])  # site i at x[i]
+    regions = bisect_regions(np.column_stack([x, np.zeros_like(x)]), 3)
+    spans = sorted((x[r].min(), x[r].max(), r.size) for r in regions)
+    for (low, high, count), (next_low, _, _) in zip(spans, spans[1:]):
+        assert high < next_low  # no region reaches into another
+        assert high - low == count - 1  # a run of neighbours (unit spacing)
+
+
+def test_a_city_is_cut_into_compact_regions_of_nearly_equal_size():
+    positions = hex_site_positions(12, 500.0)  # models/city.yaml's 469 sites
+    regions = bisect_regions(positions, 37)
+    sizes = np.array([r.size for r in regions])
+    assert len(regions) == 16 and sizes.min() >= 29 and sizes.max() <= 30
+    span = positions.max(axis=0) - positions.min(axis=0)  # 12 x 10.4 km
+    for r in regions:  # a patch of about 30 x 0.22 km^2 (2.6 km across if square), not a strip across the city
+        extent = positions[r].max(axis=0) - positions[r].min(axis=0)
+        assert (extent <= span / 3).all() and extent.max() <= 2.5 * extent.min(), extent
+
+
+# ---------------------------------------------------------------- a region's data
+
+
+@pytest.fixture(scope="module")
+def paper_data():
+    scenario = load_scenario(REPO / "models" / "msrc.yaml").scenario
+    inputs = build_inputs(scenario, 0)
+    return inputs, model_data(inputs, step_s=30.0, max_duration_s=30.0)
+
+
+def test_a_region_holds_its_sites_arcs_home_users_and_their_pairs_renumbered(paper_data):
+    inputs, data = paper_data
+    world = World(inputs)
+    positions = np.column_stack([inputs.site_x_m.values, inputs.site_y_m.values])
+    regions = cluster_regions(data, positions, world.home, 7)
+    assert len(regions) == 4
+    homed = world.home >= 0
+    np.testing.assert_array_equal(np.sort(np.concatenate([r.users for r in regions])), np.flatnonzero(homed))
+    for region in regions:
+        part = select_region(data, region)
+        assert part.sizes["site"] == region.sites.size and part.sizes["user"] == region.users.size
+        np.testing.assert_array_equal(part.site.values, data.site.values[region.sites])
+        # every pair, back in the cluster's numbering, is the cluster's pair at the same position
+        np.testing.assert_array_equal(region.users[part.pair_user.values], data.pair_user.values[region.pairs])
+        np.testing.assert_array_equal(region.sites[part.pair_site.values], data.pair_site.values[region.pairs])
+        np.testing.assert_array_equal(part.pair_max_rate_mbps.values, data.pair_max_rate_mbps.values[region.pairs])
+        # ... and every pair of a home user with a site of the region is there
+        mine = np.isin(data.pair_user.values, region.users) & np.isin(data.pair_site.values, region.sites)
+        np.testing.assert_array_equal(np.flatnonzero(mine), region.pairs)
+        assert np.isin(world.home[region.users], region.sites).all()
+        # arcs: both ends inside, renumbered, the reverse arc the reverse
+        helper, assisted = part.edge_helper.values, part.edge_assisted.values
+        np.testing.assert_array_equal(region.sites[helper], data.edge_helper.values[region.edges])
+        np.testing.assert_array_equal(region.sites[assisted], data.edge_assisted.values[region.edges])
+        reverse = part.edge_reverse.values
+        np.testing.assert_array_equal(helper[reverse], assisted)
+        np.testing.assert_array_equal(assisted[reverse], helper)
+        both = np.isin(data.edge_helper.values, region.sites) & np.isin(data.edge_assisted.values, region.sites)
+        np.testing.assert_array_equal(np.flatnonzero(both), region.edges)
+        assert "ranked_site" not in part and "site_rank" not in part.dims
+
+
+def test_a_cluster_within_the_limit_is_one_region_with_every_user(paper_data):
+    inputs, data = paper_data
+    world = World(inputs)
+    positions = np.column_stack([inputs.site_x_m.values, inputs.site_y_m.values])
+    (region,) = cluster_regions(data, positions, world.home, 19)
+    whole = Region.whole(data)
+    for name in ("sites", "users", "pairs", "edges"):
+        np.testing.assert_array_equal(getattr(region, name), getattr(whole, name))
+    assert region.users.size == data.sizes["user"]  # users with no home site too
+
+
+# ---------------------------------------------------------------- the controller by regions
+
+
+@pytest.fixture(scope="module")
+def regional_run():
+    loaded = load_scenario(
+        REPO / "models" / "small.yaml",
+        overrides=["controller.max_duration_h=0.5", "controller.region_max_sites=3", "run.strategies=[msrc]", "battery.soc_initial=0.3"],
+    )
+    inputs = build_inputs(loaded.scenario, 0)
+    controller = MSRCController(loaded.scenario)
+    results = run_outage(loaded.scenario, inputs, strategies=[controller])
+    return inputs, controller, results.sel(strategy="msrc")
+
+
+def test_the_controller_solves_by_regions_without_linking_across_a_border(regional_run):
+    inputs, controller, results = regional_run
+    assert len(controller.parts) == 3 and float(results.controller_regions.max()) == 3
+    assert float(results.solver_fallbacks) == 0
+    region_of = np.empty(inputs.sizes["site"], dtype=int)
+    for k, part in enumerate(controller.parts):
+        region_of[part.region.sites] = k
+    world = controller.world
+    across = region_of[world.edge_helper] != region_of[world.edge_assisted]
+    assert across.any()  # the cut does separate neighbours
+    assert not results.link_active.values[across].any()  # (edge, time): no link over a border, at any step
+    solved = results.stage2_regions_solved.values
+    solved = solved[np.isfinite(solved)]
+    assert solved.size and (solved >= 1).all() and (solved <= 3).all()
+    # the Stage-1 record of each call: one gap over the regions, at most the method's
+    gaps = results.stage1_gap.values
+    assert (gaps[np.isfinite(gaps)] <= controller.scenario.controller.previous_start_gap + 1e-9).all()
+
+
+def test_a_region_whose_inputs_did_not_change_is_not_solved_again(regional_run):
+    inputs, controller, _ = regional_run
+    world = controller.world
+    state = State(0, 0.0, world.battery.initial_kwh.copy(), world.evs.initial_kwh.copy(), world.parked[:, 0].copy(),
+                  np.zeros(world.n_site, dtype=bool), np.full(world.n_site, 1.0))
+    controller.radio(state)
+    first = (controller.user_site.copy(), controller.band_on.copy(), controller.band_share.copy())
+    controller.radio(state)
+    assert controller.radio_regions_solved[-1] == 0  # same inputs: every region's last solution stands
+    for before, after in zip(first, (controller.user_site, controller.band_on, controller.band_share)):
+        np.testing.assert_array_equal(before, after)
+    # a site of one region asleep: that region is solved again, and the regions its carriers do not reach are not
+    mode = controller.mode.copy()
+    controller.mode[controller.parts[0].region.sites[0]] = SLEEP
+    controller.radio(state)
+    assert 1 <= controller.radio_regions_solved[-1] <= len(controller.parts)
+    controller.mode = mode
