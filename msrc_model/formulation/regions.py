@@ -14,7 +14,8 @@ Stage 1 and the Stage-2 radio problem per region (``docs/simulation.md``).
 * :func:`select_region` takes one region's part of model data
   (:func:`msrc_model.formulation.data.model_data`, with or without the
   site-level data): its sites, the cooperation arcs between two of them, the
-  users whose home (strongest) site is one of them, the pairs of those users
+  users whose home site is one of them (the controller: the best server, where
+  Stage 1's site-level data counts their traffic), the pairs of those users
   with those sites, and the EVs parked at them. Site, user, pair and arc
   indices are renumbered within the region. The received-power table of the
   Eq. 7 SINR (``ranked_*``, ``residual_interference_dbm``) is dropped: a
@@ -78,7 +79,7 @@ class Region:
 
     @classmethod
     def of(cls, data: xr.Dataset, sites: np.ndarray, home: np.ndarray) -> "Region":
-        """The region of ``sites`` in ``data``; ``home`` is each user's home site (-1: none, in no region)."""
+        """The region of ``sites`` in ``data``; ``home`` is the site whose region each user belongs to (-1: none, in no region)."""
         sites = np.sort(np.asarray(sites, dtype=int))
         inside = np.zeros(data.sizes["site"], dtype=bool)
         inside[sites] = True
@@ -131,6 +132,8 @@ def select_region(data: xr.Dataset, region: Region) -> xr.Dataset:
 
 def cluster_regions(data: xr.Dataset, positions_m: np.ndarray, home: np.ndarray, max_sites: int) -> list[Region]:
     """The regions of at most ``max_sites`` sites of the cluster in ``data`` (:func:`bisect_regions`).
+
+    ``home`` (user,) is the site whose region each user belongs to (the controller: its best server), -1 for none.
 
     A cluster of at most ``max_sites`` sites is one region, :meth:`Region.whole`: every user, including
     those with no home site, and every pair.

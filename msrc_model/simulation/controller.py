@@ -161,7 +161,8 @@ class MSRCController:
         self.data1 = site_level_data(model_data(inputs, steps_s=stage1_blocks_s(c)).isel(no_evs))
         self.data2 = model_data(inputs, step_s=world.step_s, max_duration_s=world.step_s).isel(no_evs)
         positions = np.column_stack([inputs.site_x_m.values, inputs.site_y_m.values])
-        regions = cluster_regions(self.data1, positions, world.home, c.region_max_sites)
+        # a user belongs to its best server's region: Stage 1's site-level data counts its traffic there
+        regions = cluster_regions(self.data1, positions, world.best_server, c.region_max_sites)
         if len(regions) == 1:
             self.parts = [RegionSolver(regions[0], self.data1, self.data2)]
         else:
@@ -515,8 +516,7 @@ class MSRCController:
         coverage[~self.allowed_pairs(state.dark)] = 0.0
         limit = self.scenario.controller.stage2_time_limit_s
         due = {t for t in self.fail_stage2_at_s if state.time_s >= t - 1e-9}
-        if due:  # the first radio call at or after each given time
-            self.fail_stage2_at_s -= due
+        if due:  # the first radio call at or after each given time that solves anything
             limit = 1e-6
         options = self._options(limit, self.scenario.controller.stage2_solution_limit)
         build_time = solve_time = 0.0
@@ -549,28 +549,39 @@ class MSRCController:
             else:
                 part.radio_key = None  # solved again at the next call
                 failed.append(report)
+        if solved:
+            self.fail_stage2_at_s -= due
         self.radio_build_times.append(build_time)
         self.radio_times.append(solve_time)
         self.radio_regions_solved.append(float(solved))
-        if failed:
-            for report in failed:
-                self.events.append(SolverEvent(state.time_s, "stage2", report.message))
+        for report in failed:
+            self.events.append(SolverEvent(state.time_s, "stage2", report.message))
+        if failed and len(self.parts) == 1:
             self.split_users.append(np.nan)
             self.sla_shortfall.append(np.full(len(w.inputs["class"]), np.nan))
             self._repair_radio(modes)
             return
+        # the regions' solutions joined; a region whose solve failed keeps the last decision, repaired
+        kept = [part for part in self.parts if part.radio_key is not None]
         users = np.full(w.n_user, -1)
         on = np.zeros((w.n_site, w.n_band), dtype=bool)
-        shares = np.zeros((w.n_user, w.n_band))
-        for part in self.parts:
+        shares = np.zeros((w.n_user, w.n_band))  # a failed region's users: none, the scheduler shares its carriers
+        for part in kept:
             users[part.region.users] = part.user_site
             on[part.region.sites] = part.band_on
             shares[part.region.users] = part.band_share
+        self.split_users.append(float(sum(part.split_users for part in kept)))
+        self.sla_shortfall.append(np.sum([part.sla_shortfall for part in kept], axis=0) if kept else np.full(len(w.inputs["class"]), np.nan))
+        band_on = self.trim_carriers(on, modes, users, shares)
+        if failed:
+            repaired_on, repaired_users = self.repaired_radio(modes)
+            for part in self.parts:
+                if part.radio_key is None:
+                    band_on[part.region.sites] = repaired_on[part.region.sites]
+                    users[part.region.users] = repaired_users[part.region.users]
         self.band_share = shares
-        self.split_users.append(float(sum(part.split_users for part in self.parts)))
-        self.sla_shortfall.append(np.sum([part.sla_shortfall for part in self.parts], axis=0))
-        self.band_on = self.trim_carriers(on, modes, users, shares)
-        self.user_site = self.placed(users, modes, self.band_on)
+        self.band_on = band_on
+        self.user_site = self.placed(users, modes, band_on)
 
     def _solve_radio(self, part: RegionSolver, options: dict, modes: np.ndarray) -> tuple[SolveReport, float]:
         """Solve a region's radio problem from the state set; keep its decision on ``part``. Returns the report and the solve time (s).
@@ -665,16 +676,21 @@ class MSRCController:
         sinr = w.channel.sinr_db(w.pair_user, w.pair_site, carriers)
         return w.channel.spectral_efficiency(sinr) * w.bandwidth[None, :]
 
-    def _repair_radio(self, modes: np.ndarray) -> None:
-        """Keep the last radio decision valid under new modes: carriers by Eqs. 24-25, users on covering sites (else where the baselines put them)."""
+    def repaired_radio(self, modes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The last radio decision kept valid under new modes: (site, band) carriers by Eqs. 24-25, (user,) sites that still cover (else -1)."""
         w = self.world
         allowed = self.stage2_carriers(modes)
         band_on = self.band_on & allowed
         empty = awake(modes) & ~band_on.any(axis=1)
         band_on[empty] = allowed[empty]
-        band_on[modes == HELPING, int(np.argmax(w.inputs.band_reach_m.values))] = True  # Eq. 5: helpers keep their widest band
+        band_on[modes == HELPING, self.widest_band] = True  # Eq. 5: helpers keep their widest band
+        return band_on, np.where(w.covers(self.user_site, modes), self.user_site, -1)
+
+    def _repair_radio(self, modes: np.ndarray) -> None:
+        """Keep the last radio decision valid under new modes (:meth:`repaired_radio`), users given no site placed where the baselines put them."""
+        band_on, users = self.repaired_radio(modes)
         self.band_on = band_on
-        self.user_site = self.placed(np.where(w.covers(self.user_site, modes), self.user_site, -1), modes, band_on)
+        self.user_site = self.placed(users, modes, band_on)
         self.band_share = None  # the scheduler shares the bands of the repaired decision
 
     # ------------------------------------------------------------------ Stage 2: energy dispatch
