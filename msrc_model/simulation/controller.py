@@ -30,6 +30,10 @@ weights). The first block's modes and links are applied.
   at the last Stage-1 call (Eq. 16). It is solved again whenever one of these
   inputs differs from the last solve.
 
+**Regions.** A cluster of more than ``controller.region_max_sites`` sites is cut into
+regions (:mod:`msrc_model.formulation.regions`); both stages are then solved per
+region, each with its own model, and the regions' decisions joined (:class:`RegionSolver`).
+
 **No peeking.** Stage 1 sees the EVs parked now (with their energy) and
 expects them to stay for the mean stay; with ``controller.plan_ev_arrivals``
 it also expects new arrivals at the known rate until the arrival window
@@ -56,8 +60,7 @@ from ..formulation import model_data, with_block_semantics
 from ..formulation.regions import Region, cluster_regions, select_region
 from ..formulation.site_level import site_level_data
 from ..physics import ASSISTED, DARK, HELPING, NORMAL, SLEEP, awake, needs_helper, peak_supply_kw, v2g_cost_scale_per_h
-from ..problems.solve import STARTED_MIP_OPTIONS, highs_options
-from ..problems.solve import SolveReport
+from ..problems.solve import STARTED_MIP_OPTIONS, SolveReport, highs_options
 from ..problems.stages import DispatchProblem, RadioProblem, Stage1Problem, build_stage1
 from .simulator import Decision, SolverEvent, State, World
 from .strategies import configured_association
@@ -524,11 +527,12 @@ class MSRCController:
         envelope = None
         for part in self.parts:
             r = part.region
-            key = b"".join(np.ascontiguousarray(a).tobytes() for a in (modes[r.sites], carriers[r.sites], coverage[r.pairs], rates[r.pairs]))
+            part_modes, part_carriers, part_coverage, part_rates = modes[r.sites], carriers[r.sites], coverage[r.pairs], rates[r.pairs]
+            key = b"".join(a.tobytes() for a in (part_modes, part_carriers, part_coverage, part_rates))
             if key == part.radio_key:
                 continue  # same inputs, same deterministic solve: its last solution stands
             started = _time.perf_counter()
-            fixed = xr.DataArray(modes[r.sites][:, None], dims=("site", "time"), coords={"site": part.data2.site.values, "time": part.data2.time.values})
+            fixed = xr.DataArray(part_modes[:, None], dims=("site", "time"), coords={"site": part.data2.site.values, "time": part.data2.time.values})
             if part.radio is None:
                 # built once for every pair, with band shares wherever a band can carry anything (no interference);
                 # the radio problem never charges a battery: no charge/discharge binary; Eq. 10 with a penalised slack
@@ -539,9 +543,9 @@ class MSRCController:
                     integer_carriers=self.scenario.controller.stage2_integer_carriers,
                     breakpoints=self.scenario.formulation.tangent_breakpoints,
                 )
-            part.radio.set_state(fixed, coverage[r.pairs], rates[r.pairs], carriers[r.sites])  # Stage 1's carrier set caps the carriers (Eq. 24)
+            part.radio.set_state(fixed, part_coverage, part_rates, part_carriers)  # Stage 1's carrier set caps the carriers (Eq. 24)
             build_time += _time.perf_counter() - started
-            report, seconds = self._solve_radio(part, options, modes[r.sites])
+            report, seconds = self._solve_radio(part, options, part_modes)
             solve_time += seconds
             solved += 1
             if report.has_solution:
