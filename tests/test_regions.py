@@ -129,12 +129,12 @@ def test_a_cluster_within_the_limit_is_one_region_with_every_user(paper_data):
 # ---------------------------------------------------------------- the controller by regions
 
 
+REGIONAL = ["controller.max_duration_h=0.5", "controller.region_max_sites=3", "run.strategies=[msrc]", "battery.soc_initial=0.3"]
+
+
 @pytest.fixture(scope="module")
 def regional_run():
-    loaded = load_scenario(
-        SMALL,
-        overrides=["controller.max_duration_h=0.5", "controller.region_max_sites=3", "run.strategies=[msrc]", "battery.soc_initial=0.3"],
-    )
+    loaded = load_scenario(SMALL, overrides=REGIONAL)
     inputs = build_inputs(loaded.scenario, 0)
     controller = MSRCController(loaded.scenario)
     results = run_outage(loaded.scenario, inputs, strategies=[controller])
@@ -243,3 +243,72 @@ def test_a_region_whose_inputs_did_not_change_is_not_solved_again(regional_run):
     controller.radio(state)
     assert 1 <= controller.radio_regions_solved[-1] <= len(controller.parts)
     controller.mode = mode
+
+
+# ---------------------------------------------------------------- regions side by side
+
+
+def test_regions_solved_in_threads_give_the_same_run(regional_run):
+    """controller.region_threads: the three regions solved side by side give the run one thread gives."""
+    inputs, controller, results = regional_run
+    threaded = load_scenario(SMALL, overrides=[*REGIONAL, "controller.region_threads=3"]).scenario
+    again = run_outage(threaded, inputs, strategies=[MSRCController(threaded)]).sel(strategy="msrc")
+    clocks = [name for name in results.data_vars if name.endswith(("_time", "wall_time")) and "call_time" not in name]
+    assert "stage2_wall_time" in clocks and "stage1_wall_time" in clocks
+    for name in results.data_vars:
+        if name not in clocks:
+            np.testing.assert_array_equal(again[name].values, results[name].values, err_msg=name)
+    assert (np.nan_to_num(again.stage2_regions_solved.values) > 1).any()  # some call had regions to share out
+
+
+def test_in_regions_runs_items_side_by_side_and_keeps_their_order(regional_run):
+    """Two items that each wait for the other: only threads side by side get past the barrier."""
+    import threading
+
+    _, controller, _ = regional_run
+    side_by_side = MSRCController(load_scenario(SMALL, overrides=[*REGIONAL, "controller.region_threads=2"]).scenario)
+    barrier = threading.Barrier(2, timeout=20)
+
+    def work(item):
+        barrier.wait()  # raises BrokenBarrierError (the test fails) if the items ran one after the other
+        return item * 10, threading.current_thread().name
+
+    out = side_by_side.in_regions(work, [1, 2])
+    assert [value for value, _ in out] == [10, 20]
+    assert len({name for _, name in out}) == 2
+
+
+def test_solver_banner_windows_overlapping_in_threads_give_standard_output_back():
+    """A window entered in one thread and left while another's is open: descriptor 1 points where it did."""
+    import os
+    import sys
+    import threading
+
+    from msrc_model.problems.solve import _quiet_stdout
+
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        pytest.skip("standard output has no descriptor here")
+    before = os.fstat(fd)
+    a_in, b_in, a_out = threading.Event(), threading.Event(), threading.Event()
+
+    def first():
+        with _quiet_stdout():
+            a_in.set()
+            b_in.wait(10)
+        a_out.set()
+
+    def second():
+        a_in.wait(10)
+        with _quiet_stdout():
+            b_in.set()
+            a_out.wait(10)  # leaves after the first window has closed
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(20)
+    after = os.fstat(fd)
+    assert (after.st_dev, after.st_ino) == (before.st_dev, before.st_ino)

@@ -438,6 +438,11 @@ class Controller(Section):
         ge=1,
         description="Largest region the controller solves as one problem. A cluster with more sites is cut into regions of at most this many by recursive coordinate bisection, and Stage 1 and the Stage-2 radio problem are solved per region (no cooperation, and no service, across a region's border); a radio call solves again only the regions whose inputs changed. The default keeps the paper's 19-site cluster and a 37-site one whole.",
     )
+    region_threads: int = Field(
+        1,
+        ge=1,
+        description="Regions solved at once, each in its own thread (a cluster cut into regions by region_max_sites; one region: no effect). Every region has its own models and one solve's result does not depend on the others, so the results are the same for any number; more threads only shorten a call on a machine with the cores for them. 1 (the default) leaves the other cores to sweep workers.",
+    )
     stage2_time_limit_s: float = quantity(
         10.0, "s", "Time limit of one Stage-2 radio solve, a safety net behind stage2_solution_limit; a solve stopped by it depends on the machine's speed.", gt=0
     )

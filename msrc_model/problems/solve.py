@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -216,24 +217,45 @@ def _report(model: linopy.Model, status: str, termination: str, elapsed: float, 
     return report
 
 
+_quiet_lock = threading.Lock()
+_quiet_depth = 0  #: solves (in any thread) inside a quiet window now
+_quiet_saved: tuple[int, int] | None = None  #: (stdout's descriptor, a copy of what it pointed to)
+
+
 @contextlib.contextmanager
 def _quiet_stdout():
-    """Silence the solver library's banner, written straight to file descriptor 1."""
+    """Silence the solver library's banner, written straight to file descriptor 1.
+
+    Descriptor 1 belongs to the process, so the window is shared: the first solve to enter it (in any
+    thread) points the descriptor at the null device, the last to leave points it back. Regions solved in
+    threads (``controller.region_threads``) thus cannot leave standard output pointing at the null device.
+    """
+    global _quiet_depth, _quiet_saved
     try:
         fd = sys.stdout.fileno()
     except (AttributeError, OSError, ValueError):  # captured streams without a descriptor
         yield
         return
-    sys.stdout.flush()
-    saved = os.dup(fd)
-    with open(os.devnull, "w") as null:
-        os.dup2(null.fileno(), fd)
-        try:
-            yield
-        finally:
+    with _quiet_lock:
+        if _quiet_depth == 0:
             sys.stdout.flush()
-            os.dup2(saved, fd)
-            os.close(saved)
+            saved = os.dup(fd)
+            null = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(null, fd)
+            os.close(null)
+            _quiet_saved = (fd, saved)
+        _quiet_depth += 1
+    try:
+        yield
+    finally:
+        with _quiet_lock:
+            _quiet_depth -= 1
+            if _quiet_depth == 0 and _quiet_saved is not None:
+                sys.stdout.flush()
+                fd, saved = _quiet_saved
+                os.dup2(saved, fd)
+                os.close(saved)
+                _quiet_saved = None
 
 
 def infeasible_constraints(model: linopy.Model) -> list[str]:

@@ -50,7 +50,9 @@ sleeping site whose helpers are all dark returns to normal).
 from __future__ import annotations
 
 import time as _time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Callable, Sequence, TypeVar
 
 import numpy as np
 import xarray as xr
@@ -64,6 +66,9 @@ from ..problems.solve import STARTED_MIP_OPTIONS, SolveReport, highs_options
 from ..problems.stages import DispatchProblem, RadioProblem, Stage1Problem, build_stage1
 from .simulator import Decision, SolverEvent, State, World
 from .strategies import configured_association
+
+_Item = TypeVar("_Item")
+_Result = TypeVar("_Result")
 
 
 def with_time_left(options: dict, started: float) -> dict:
@@ -191,6 +196,8 @@ class MSRCController:
         self.stage1_objectives: list[float] = []
         self.stage1_net_hit: list[bool] = []
         self.stage1_update_times: list[float] = []
+        self.stage1_wall_times: list[float] = []
+        self.radio_wall_times: list[float] = []
         self.radio_times: list[float] = []
         self.radio_call_times: list[float] = []
         self.sla_shortfall: list[np.ndarray] = []
@@ -254,6 +261,18 @@ class MSRCController:
             xr.DataArray(energy, dims=("site", "time"), coords=coords),
         )
 
+    def in_regions(self, work: Callable[[_Item], _Result], items: Sequence[_Item]) -> list[_Result]:
+        """``work`` on each item (a region's solve), in order, in up to ``controller.region_threads`` threads at once.
+
+        Each region has its own models and HiGHS releases Python's lock while it solves, so regions solve side by
+        side on as many cores; a solve does not depend on the others, so the results do not depend on the count.
+        """
+        threads = min(self.scenario.controller.region_threads, len(items))
+        if threads <= 1:
+            return [work(item) for item in items]
+        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="msrc-region") as pool:
+            return list(pool.map(work, items))
+
     def _repair(self, dark: np.ndarray) -> None:
         """Keep the last plan valid after sites went dark: drop their links, orphans go normal."""
         w = self.world
@@ -306,7 +325,12 @@ class MSRCController:
         if any(abs(state.time_s - t) < 1e-9 for t in self.fail_stage1_at_s):
             limit = 1e-6
         options = self._options(limit, self.scenario.controller.stage1_solution_limit)
-        reports = [self._stage1_solve(part, options, state.dark) for part in self.parts]  # each region to its own gap and clock
+        if self.scenario.controller.stage1_method == "previous_start":
+            self._repair(state.dark)  # the plan applied now, read by every region's solve: repaired once, before them
+        call_started = _time.perf_counter()
+        # each region to its own gap and clock
+        reports = self.in_regions(lambda part: self._stage1_solve(part, options, state.dark), self.parts)
+        self.stage1_wall_times.append(_time.perf_counter() - call_started)
         report = combined_report(reports, float(sum(r.solve_time_s for r in reports)))
         self.stage1_times.append(report.solve_time_s)
         self.stage1_gaps.append(report.gap if report.gap is not None else np.nan)
@@ -522,32 +546,40 @@ class MSRCController:
         if due:  # the first radio call at or after each given time that solves anything
             limit = 1e-6
         options = self._options(limit, self.scenario.controller.stage2_solution_limit)
-        build_time = solve_time = 0.0
-        solved, failed = 0, []
-        envelope = None
+        todo = []  # (region, its inputs' key, its modes, carriers, coverage and rates) for every region to solve
         for part in self.parts:
             r = part.region
-            part_modes, part_carriers, part_coverage, part_rates = modes[r.sites], carriers[r.sites], coverage[r.pairs], rates[r.pairs]
-            key = b"".join(a.tobytes() for a in (part_modes, part_carriers, part_coverage, part_rates))
-            if key == part.radio_key:
-                continue  # same inputs, same deterministic solve: its last solution stands
+            inputs = (modes[r.sites], carriers[r.sites], coverage[r.pairs], rates[r.pairs])
+            key = b"".join(a.tobytes() for a in inputs)
+            if key != part.radio_key:  # same inputs, same deterministic solve: its last solution stands
+                todo.append((part, key, inputs))
+        # built once for every pair, with band shares wherever a band can carry anything (no interference)
+        envelope = self.stage2_rates(modes, np.zeros_like(carriers)) if any(item[0].radio is None for item in todo) else None
+
+        def update_and_solve(item) -> tuple[float, SolveReport, float]:
+            part, _, (part_modes, part_carriers, part_coverage, part_rates) = item
             started = _time.perf_counter()
             fixed = xr.DataArray(part_modes[:, None], dims=("site", "time"), coords={"site": part.data2.site.values, "time": part.data2.time.values})
             if part.radio is None:
-                # built once for every pair, with band shares wherever a band can carry anything (no interference);
                 # the radio problem never charges a battery: no charge/discharge binary; Eq. 10 with a penalised slack
-                envelope = self.stage2_rates(modes, np.zeros_like(carriers)) if envelope is None else envelope
                 part.radio = RadioProblem(
                     part.data2, fixed, self.weights,
-                    band_share_mask=part.data2.pair_rate_per_share_mbps.copy(data=envelope[r.pairs] > 0),
+                    band_share_mask=part.data2.pair_rate_per_share_mbps.copy(data=envelope[part.region.pairs] > 0),
                     integer_carriers=self.scenario.controller.stage2_integer_carriers,
                     breakpoints=self.scenario.formulation.tangent_breakpoints,
                 )
             part.radio.set_state(fixed, part_coverage, part_rates, part_carriers)  # Stage 1's carrier set caps the carriers (Eq. 24)
-            build_time += _time.perf_counter() - started
+            build = _time.perf_counter() - started
             report, seconds = self._solve_radio(part, options, part_modes)
-            solve_time += seconds
-            solved += 1
+            return build, report, seconds
+
+        call_started = _time.perf_counter()
+        outcomes = self.in_regions(update_and_solve, todo)
+        self.radio_wall_times.append(_time.perf_counter() - call_started)
+        build_time = float(sum(build for build, _, _ in outcomes))
+        solve_time = float(sum(seconds for _, _, seconds in outcomes))
+        solved, failed = len(todo), []
+        for (part, key, _), (_, report, _) in zip(todo, outcomes):
             if report.has_solution:
                 part.radio_key = key
             else:
@@ -749,8 +781,10 @@ class MSRCController:
             "stage1_objective": np.asarray(self.stage1_objectives),
             "stage1_bound": np.asarray(self.stage1_bounds),
             "stage1_time_limit_hit": np.asarray(self.stage1_net_hit, dtype=float),
+            "stage1_wall_time": np.asarray(self.stage1_wall_times),
             "stage2_solve_time": np.asarray(self.radio_times),
             "stage2_build_time": np.asarray(self.radio_build_times),
+            "stage2_wall_time": np.asarray(self.radio_wall_times),
             "dispatch_solve_time": np.asarray(self.dispatch_times),
             "stage2_split_users": np.asarray(self.split_users),
             "stage2_call_time": np.asarray(self.radio_call_times),

@@ -91,15 +91,17 @@ def run_outage(
     )
 
     described = {
-        "stage1_solve_time": ("stage1_call", "s", "Stage-1 solve time of each call"),
+        "stage1_solve_time": ("stage1_call", "s", "Stage-1 solve time of each call (its regions' solve times summed)"),
+        "stage1_wall_time": ("stage1_call", "s", "wall time of each Stage-1 call's solves (below the solve time when regions solve side by side, controller.region_threads)"),
         "stage1_update_time": ("stage1_call", "s", "time to set the Stage-1 data of each call (the model is built once)"),
         "stage1_model_build_time": ("stage1_build", "s", "time to build the Stage-1 model at the start of the run"),
         "stage1_gap": ("stage1_call", "1", "relative MIP gap of each Stage-1 solve"),
         "stage1_objective": ("stage1_call", "1", "Stage-1 objective of each call's solution (scaled Eq. 18 with Eq. 26, x100)"),
         "stage1_bound": ("stage1_call", "1", "best bound of each Stage-1 solve on that objective"),
         "stage1_time_limit_hit": ("stage1_call", "1", "1 where the Stage-1 safety-net clock stopped the solve (the result then depends on the machine)"),
-        "stage2_solve_time": ("stage2_call", "s", "Stage-2 radio solve time of each call"),
-        "stage2_build_time": ("stage2_call", "s", "Stage-2 radio model time of each call: its build at the first call, its update in place at every later one"),
+        "stage2_solve_time": ("stage2_call", "s", "Stage-2 radio solve time of each call (its regions' solve times summed)"),
+        "stage2_build_time": ("stage2_call", "s", "Stage-2 radio model time of each call: its build at the first call, its update in place at every later one (regions summed)"),
+        "stage2_wall_time": ("stage2_call", "s", "wall time of each Stage-2 radio call's model updates and solves (below their sum when regions solve side by side, controller.region_threads)"),
         "stage2_split_users": ("stage2_call", "1", "users the Stage-2 radio solution split over two sites (then rounded)"),
         "stage2_call_time": ("stage2_call", "s", "simulation time of each Stage-2 radio call"),
         "stage2_regions_solved": ("stage2_call", "1", "regions whose radio problem each Stage-2 call solved (the others' inputs had not changed)"),
