@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Callable, Optional
@@ -69,6 +70,13 @@ def _boundary(command: Callable[..., None]) -> Callable[..., None]:
         except KeyboardInterrupt:
             typer.echo("error: interrupted", err=True)
             raise typer.Exit(130) from None
+        except BrokenPipeError:
+            # the reader of standard output went away (msrc validate ... | head -1): nothing is wrong with the run;
+            # point the descriptor at the null device so that Python's own flush at exit does not fail again
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+            raise typer.Exit(141) from None
         except MemoryError:
             if _OPTIONS["debug"]:
                 raise
@@ -160,7 +168,7 @@ def schema(
 def inputs(
     scenario: ScenarioFile,
     output: Annotated[Path, typer.Option("--output", "-o", help="NetCDF file to write (group /inputs).")],
-    trial: Annotated[int, typer.Option("--trial", "-t", min=0, help="Monte Carlo trial index.")] = 0,
+    trial: Annotated[int, typer.Option("--trial", "-t", min=0, max=2**63 - 1, help="Monte Carlo trial index.")] = 0,
     set_: SetOption = None,
     variant: VariantOption = None,
 ) -> None:
@@ -188,7 +196,7 @@ def solve(
         Optional[Path], typer.Option("--output", "-o", help="NetCDF results file (default: the scenario's output.path).")
     ] = None,
     trial: Annotated[
-        Optional[int], typer.Option("--trial", "-t", min=0, help="Monte Carlo trial index of a single run (default 0; not with a sweep).")
+        Optional[int], typer.Option("--trial", "-t", min=0, max=2**63 - 1, help="Monte Carlo trial index of a single run (default 0; not with a sweep).")
     ] = None,
     set_: SetOption = None,
     variant: VariantOption = None,
@@ -426,6 +434,10 @@ def calibrate(
         target_h = PAPER_TABLE2.get(pairs.get("load", ""), {}).get(strategy)
         if target_h is None:
             _fail([Issue("--target-h", "", f"the paper gives no T_surv for {strategy} at this cell: give --target-h")])
+    duration_h = loaded.scenario.controller.max_duration_h
+    if target_h >= duration_h:
+        # a run that lasts the whole outage counts its length (censored): no scale can be fitted to a longer mean
+        _fail([Issue("--target-h", "", f"= {target_h:g}: not below controller.max_duration_h ({duration_h:g} h), the longest T_surv a run can show")])
     where = ", ".join(f"{k}={v}" for k, v in pairs.items())
     typer.echo(f"calibrating power.scale: mean T_surv of {strategy} at {where} over {loaded.scenario.sweep.trials} trials -> {target_h:g} h")
 
@@ -443,9 +455,9 @@ def calibrate(
         raise typer.Exit(1)
     status = "converged" if result.converged else "not converged (closest value shown)"
     typer.echo(f"{status}: power.scale = {result.scale:.4f} gives mean T_surv {result.survival_h:.3f} h")
-    typer.echo(f"power:\n  scale: {result.scale:.4f}   # msrc calibrate {scenario}: {strategy}, {where}, {result.survival_h:.3f} h over {result.trials} trials")
-    if not result.converged:
+    if not result.converged:  # no block to paste: the closest value is not a fit
         raise typer.Exit(1)
+    typer.echo(f"power:\n  scale: {result.scale:.4f}   # msrc calibrate {scenario}: {strategy}, {where}, {result.survival_h:.3f} h over {result.trials} trials")
 
 
 def _scenario_text(loaded) -> str:
@@ -461,9 +473,11 @@ def _print_sweep_summary(results) -> None:
     frame = stacked.to_dataframe().reset_index()
     for _, row in frame.iterrows():
         where = " ".join(f"{d}={row[d]}" for d in dims)
+        ev = row["ev_utilisation_mean"]
+        ev_text = f"{ev:.1%}" if np.isfinite(ev) else "-"  # no EV energy to use: no utilisation, as in a single run's table
         typer.echo(
             f"  {where:24} {row['strategy']:12} T_surv {row['survival_time_mean']:.2f} +- {row['survival_time_ci95']:.2f} h, "
-            f"continuity {row['service_continuity_mean']:.1%}, EV utilisation {row['ev_utilisation_mean']:.1%}"
+            f"continuity {row['service_continuity_mean']:.1%}, EV utilisation {ev_text}"
         )
     if "survival_time_difference_mean" not in results:
         return

@@ -15,7 +15,7 @@ def test_validate_prints_ok_and_size():
     result = run_msrc("validate", str(PAPER_YAML))
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0].startswith(f"ok: {PAPER_YAML}: 19 sites, 4 bands, 1000 users, 4 classes, 1441 time steps of 30 s")
+    assert lines[0].startswith(f"ok: {PAPER_YAML}: 19 sites, 4 bands, 1000 users, 4 classes, 1441 time points 30 s apart")
     assert [line.split(":")[1].strip() for line in lines[1:]] == ["variant light", "variant medium", "variant heavy"]
 
 

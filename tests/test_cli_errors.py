@@ -162,3 +162,32 @@ def test_output_is_a_directory(tmp_path):
     result = run_msrc("inputs", str(PAPER_YAML), "-o", str(tmp_path))
     assert result.returncode == 2
     assert result.stderr.splitlines() == [f"error: {tmp_path}: --output: is a directory, not a file"]
+
+
+def test_a_trial_index_past_64_bits_is_refused_before_any_work(tmp_path):
+    out = tmp_path / "x.nc"
+    result = run_msrc("solve", str(PAPER_YAML), "--trial", str(2**64), "-o", str(out))
+    assert result.returncode == 2 and "--trial" in result.stderr and "Traceback" not in result.stderr
+    assert not out.exists() and "internal error" not in result.stderr
+
+
+def test_an_output_folder_that_refuses_a_file_is_found_before_any_work():
+    """A probe file, not the permission bits alone: /proc refuses new files even to a superuser."""
+    result = run_msrc("solve", str(PAPER_YAML), "-o", "/proc/msrc-test.nc")
+    assert result.returncode == 2 and "--output: folder /proc is not writable" in result.stderr
+    assert "steps" not in result.stderr + result.stdout  # nothing was simulated
+
+
+def test_a_reader_that_stops_early_ends_the_output_quietly():
+    """msrc schema | head -1: the closed pipe is not an internal error."""
+    import subprocess
+    import sys
+
+    executable = Path(sys.executable).with_name("msrc")
+    command = [str(executable)] if executable.exists() else [sys.executable, "-m", "msrc_model.cli"]
+    process = subprocess.Popen([*command, "schema", "--format", "markdown"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process.stdout.close()  # the reader goes away before the first byte
+    stderr = process.stderr.read().decode()
+    process.wait(timeout=120)
+    assert "internal error" not in stderr and "Traceback" not in stderr
+    assert process.returncode in (0, 141)

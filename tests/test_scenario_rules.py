@@ -317,6 +317,26 @@ EDITS: dict[str, Edit] = {
     "controller_duration_below_one_step": Edit(
         "controller:\n  max_duration_h: 0.001\n", "controller.max_duration_h", 3, "= 0.001: shorter than one Stage-2 step"
     ),
+    # a part step would be cut off while the summary speaks of the whole duration
+    "controller_duration_part_step": Edit(
+        "controller:\n  max_duration_h: 0.0123\n", "controller.max_duration_h", 3,
+        "= 0.0123: not a whole number of Stage-2 steps of 30 s (1.476 steps)",
+    ),
+    "plan_duration_part_step": Edit(
+        "controller:\n  max_duration_h: 0.6\nrun:\n  mode: plan\n", "controller.max_duration_h", 3,
+        "= 0.6: the plan (run.mode plan) needs a whole number of its 15-min steps, at least one (2.4 steps)",
+    ),
+    "plan_duration_below_one_step": Edit(
+        "controller:\n  max_duration_h: 0.1\nrun:\n  mode: plan\n", "controller.max_duration_h", 3, "at least one (0.4 steps)",
+    ),
+    "sites_same_position": Edit(
+        "network:\n  layout: table\n  sites:\n    - {name: A, x_m: 0, y_m: 0}\n    - {name: B, x_m: 0, y_m: 0}\n",
+        "network.sites[1]", 6, "site 'B' stands where site 'A' does (0 m, 0 m); every site needs its own position",
+    ),
+    # YAML's yes / no are booleans: not a 1-kWh battery, nor 1 an "on"
+    "bool_for_number": Edit("battery:\n  capacity_kwh: yes\n", "battery.capacity_kwh", 3, "= true: a number is expected, not true/false"),
+    "bool_for_count": Edit("traffic:\n  users: true\n", "traffic.users", 3, "= true: a number is expected, not true/false"),
+    "number_for_bool": Edit("ev:\n  enabled: 1\n", "ev.enabled", 3, "= 1: true or false is expected, not a number"),
     # objective, run, formulation, solver, cooperation
     "objective_weights_sum": Edit("objective:\n  survival: 0.6\n", "objective", 2, "weights must sum to 1, they sum to 1.1"),
     "run_strategies_repeat": Edit("run:\n  strategies: [msrc, msrc]\n", "run.strategies", 3, "strategies must not repeat"),
@@ -444,6 +464,11 @@ OVERRIDES: dict[str, Override] = {
     "set_into_scalar": Override("traffic.load.x=1", "traffic.load.x", "traffic.load is not a section with keys"),
     "set_into_scalar_deep": Override("traffic.load.x.y=1", "traffic.load.x.y", "traffic.load is not a section with keys"),
     "set_list_index_past_end": Override("run.strategies.5=msrc", "run.strategies.5", "run.strategies is not a section with keys"),
+    # read from the files before any --set applies: refused, not silently ignored
+    "set_extends": Override("extends=other.yaml", "extends", "cannot be set on the command line"),
+    "set_variants": Override("variants={x: {seed: 1}}", "variants", "cannot be set on the command line; choose a variant with --variant NAME"),
+    # an unknown section the option creates: the option is named, not the file
+    "set_unknown_section": Override("nosection.x=1", "nosection", "unknown key"),
     # a cross-field rule broken by --set names the option, whichever of the rule's keys is blamed
     "set_breaks_weights_sum": Override("objective.survival=0.6", "objective", "weights must sum to 1, they sum to 1.1"),
     "set_breaks_block_within_horizon": Override(  # the default block (3 h) is blamed, the option placed
@@ -486,7 +511,7 @@ FILES: dict[str, FileCase] = {
     "extends_number": FileCase({"case.yaml": "extends: 5\n"}, None, "{dir}/case.yaml:1", "extends", "= 5: must be a file path"),
     "extends_empty": FileCase({"case.yaml": "extends: ''\n"}, None, "{dir}/case.yaml:1", "extends", "= '': must be a file path"),
     "extends_directory": FileCase(
-        {"case.yaml": "extends: sub\n", "sub/keep": ""}, None, "{dir}/sub", "", "is a directory, not a scenario file"
+        {"case.yaml": "extends: sub\n", "sub/keep": ""}, None, "{dir}/case.yaml:1", "extends", "= 'sub': is a directory, not a scenario file"
     ),
     "section_missing": FileCase(
         {"case.yaml": f"bands:\n  table: {REPO / 'data' / 'bands.csv'}\n"}, None, "{dir}/case.yaml", "power", "required key is missing"

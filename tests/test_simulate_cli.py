@@ -83,7 +83,7 @@ def test_show_rejects_a_file_without_a_simulation(tmp_path):
 def test_plot_rejects_a_time_after_the_run(solved, tmp_path):
     out, _ = solved
     done = run_msrc("plot", str(out), "-o", str(tmp_path / "figs"), "--at-h", "3")
-    assert done.returncode == 2 and "--at-h: = 3: after the end of the run" in done.stderr
+    assert done.returncode == 2 and "--at-h = 3: after the end of the run" in done.stderr
     assert not (tmp_path / "figs").exists()
 
 

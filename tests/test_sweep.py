@@ -284,7 +284,13 @@ def test_report_writes_tables_beside_the_paper(embedded, tmp_path):
     assert float(row["paper"]) == 3.7
     assert float(row["relative_difference"]) == pytest.approx(float(row["mean"]) / 3.7 - 1, rel=1e-4)
     with open(tmp_path / "report" / "table3.csv") as handle:
-        assert {r["row"] for r in csv.DictReader(handle)} == {"emergency", "voice", "essential", "best_effort"}
+        table3 = list(csv.DictReader(handle))
+    assert {r["row"] for r in table3} == {"emergency", "voice", "essential", "best_effort"}
+    # the paper's Tables III and IV are at medium load, which this sweep lacks: nothing set beside them
+    with open(tmp_path / "report" / "table4.csv") as handle:
+        table4 = list(csv.DictReader(handle))
+    assert table4 and all(r["paper"] == "" for r in table3 + table4)
+    assert "no load labelled medium, so no paper figure is set beside these" in text
     # T_surv paired: in the results file, the report and paired.csv, from the trials' own values
     survival = results.survival_time.sel(load="heavy")
     difference = (survival.sel(strategy="msrc") - survival.sel(strategy="static")).values
@@ -353,3 +359,6 @@ def test_calibration_fits_the_scale_on_one_cell(tmp_path):
     assert mean_survival(f"power.scale={scale}") == pytest.approx(target, abs=0.01)
     done = run_msrc("calibrate", str(scenario), "--cell", "load=medium")
     assert done.returncode == 2 and "not a coordinate" in done.stderr
+    # a target the runs cannot show (they end at 1 h): refused before anything is simulated
+    done = run_msrc("calibrate", str(scenario), "--cell", "load=heavy", "--target-h", "1")
+    assert done.returncode == 2 and "not below controller.max_duration_h (1 h)" in done.stderr and "power.scale" not in done.stdout

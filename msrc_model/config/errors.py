@@ -30,7 +30,7 @@ class Issue:
         if not prefix:
             text = self.message
         else:
-            joiner = " " if self.message.startswith("= ") and self.path else ": "
+            joiner = " " if self.message.startswith("= ") and (self.path or self.where.startswith("-")) else ": "
             text = f"{prefix}{joiner}{self.message}"
         return text.replace("\r", "\\r").replace("\n", "\\n")
 

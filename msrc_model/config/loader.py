@@ -240,6 +240,9 @@ def _read_with_parents(path: Path, chain: tuple[Path, ...] = ()) -> tuple[dict[s
     if not parent_path.exists():
         place = sources.find(("extends",))
         raise ScenarioError(Issue(str(place), "extends", f"= {parent!r}: file not found ({parent_path})"))
+    if parent_path.is_dir():
+        place = sources.find(("extends",))
+        raise ScenarioError(Issue(str(place), "extends", f"= {parent!r}: is a directory, not a scenario file ({parent_path})"))
     parent_data, parent_sources = _read_with_parents(parent_path, (*chain, resolved))
     merged_sources = SourceMap(dict(parent_sources.places))
     merged_sources.update(sources)
@@ -294,6 +297,10 @@ def _apply_override(data: dict[str, Any], sources: SourceMap, text: str) -> None
     parts: list[Any] = key.split(".")
     if any(not p for p in parts):
         raise ScenarioError(Issue(label, key, "empty part in the key path"))
+    if parts[0] in ("extends", "variants"):
+        # both are read from the files before any --set applies: setting them here would do nothing
+        use = "name the file's extends in the file itself" if parts[0] == "extends" else "choose a variant with --variant NAME"
+        raise ScenarioError(Issue(label, key, f"cannot be set on the command line; {use}"))
     target: Any = data
     for depth, part in enumerate(parts[:-1]):
         if isinstance(target, list) and part.isdigit() and int(part) < len(target):
@@ -302,6 +309,8 @@ def _apply_override(data: dict[str, Any], sources: SourceMap, text: str) -> None
             continue
         if not isinstance(target, dict):
             raise ScenarioError(Issue(label, key, f"{_dotted(tuple(parts[:depth]))} is not a section with keys"))
+        if part not in target:  # a section this option creates: an error about it names the option
+            sources.places[tuple(parts[: depth + 1])] = Place(label, Path.cwd())
         target = target.setdefault(part, {})
     last = parts[-1]
     if isinstance(target, list) and last.isdigit() and int(last) < len(target):

@@ -20,7 +20,8 @@ import os
 import sys
 from collections import Counter
 from pathlib import Path
-from typing import Annotated, Any, Literal
+import types
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import (
     BaseModel,
@@ -44,10 +45,34 @@ def quantity(default: Any, unit: str, description: str, **constraints: Any) -> A
     return Field(default, description=description, json_schema_extra={"unit": unit}, **constraints)
 
 
+def _kinds(annotation: Any) -> set[type]:
+    """The plain types a field's annotation admits (``float | None``: float and NoneType)."""
+    if get_origin(annotation) in (Union, types.UnionType):
+        return {kind for arg in get_args(annotation) for kind in _kinds(arg)}
+    return {annotation} if isinstance(annotation, type) else {object}
+
+
 class Section(BaseModel):
-    """Base of every scenario section: unknown keys are errors."""
+    """Base of every scenario section: unknown keys are errors, and a boolean is not a number nor a number a boolean."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True, allow_inf_nan=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_bool_for_number(cls, data: Any) -> Any:
+        # pydantic's lax mode reads true as 1 and 1 as true: YAML's yes/no would then pass for a 1-kWh battery
+        if not isinstance(data, dict):
+            return data
+        for name, value in data.items():
+            field = cls.model_fields.get(name) if isinstance(name, str) else None
+            if field is None:
+                continue
+            kinds = _kinds(field.annotation) - {type(None)}
+            if isinstance(value, bool) and kinds and kinds <= {int, float}:
+                raise RuleViolation((name,), f"= {str(value).lower()}: a number is expected, not true/false")
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and kinds == {bool}:
+                raise RuleViolation((name,), f"= {value!r}: true or false is expected, not a number")
+        return data
 
 
 def _rows_from_csv_path(value: Any, info: ValidationInfo) -> Any:
@@ -99,6 +124,14 @@ class Network(Section):
             if not self.sites:
                 raise RuleViolation(("sites",), "layout 'table' needs a non-empty site list", involves=(("layout",),))
             _require_unique([s.name for s in self.sites], ("sites",), "site names")
+            first_at: dict[tuple[float, float], int] = {}
+            for k, site in enumerate(self.sites):
+                other = first_at.setdefault((site.x_m, site.y_m), k)
+                if other != k:  # no distance between them: no coverage radius, no interference geometry
+                    raise RuleViolation(
+                        ("sites", k), f"site {site.name!r} stands where site {self.sites[other].name!r} does "
+                        f"({site.x_m:g} m, {site.y_m:g} m); every site needs its own position",
+                    )
         elif self.sites is not None:
             raise RuleViolation(("sites",), "a site list is only read with layout 'table' (layout is 'hex')", involves=(("layout",),))
         return self
@@ -399,7 +432,9 @@ class Controller(Section):
         6.0, "h", "Stage-1 planning horizon H (Eq. 26); at least one stage1_interval_min, and at least stage1_block_h.", gt=0
     )
     stage2_interval_s: float = quantity(30.0, "s", "Stage-2 dispatch period, the simulation time step.", gt=0)
-    max_duration_h: float = quantity(12.0, "h", "Longest outage simulated.", gt=0)
+    max_duration_h: float = quantity(
+        12.0, "h", "Longest outage simulated: a whole number of Stage-2 steps (stage2_interval_s) and, with run.mode plan, of the plan's steps (formulation.plan_step_min).", gt=0
+    )
     stage1_block_h: float = quantity(
         3.0, "h", "Stage-1 planning block: the horizon is cut into blocks of this length; the first block's modes are binary, later blocks plan mode time shares.", gt=0
     )
@@ -471,6 +506,15 @@ class Controller(Section):
         if self.max_duration_h * 3600.0 < self.stage2_interval_s:
             raise RuleViolation(
                 ("max_duration_h",), f"= {self.max_duration_h:g}: shorter than one Stage-2 step", involves=(("stage2_interval_s",),)
+            )
+        steps = self.max_duration_h * 3600.0 / self.stage2_interval_s
+        if abs(steps - round(steps)) > 1e-6 * max(1.0, steps):
+            # a part step would be cut off while the summary and the metrics' censoring speak of the whole duration
+            raise RuleViolation(
+                ("max_duration_h",),
+                f"= {self.max_duration_h:g}: not a whole number of Stage-2 steps of {self.stage2_interval_s:g} s "
+                f"({steps:.4g} steps); e.g. {max(1, math.floor(steps)) * self.stage2_interval_s / 3600.0:.4g} h",
+                involves=(("stage2_interval_s",),),
             )
         return self
 
@@ -778,6 +822,16 @@ class Scenario(Section):
     def _sweep_needs_simulate(self) -> Scenario:
         if self.run.mode == "simulate":
             return self
+        duration_min, step_min = self.controller.max_duration_h * 60.0, self.formulation.plan_step_min
+        steps = duration_min / step_min
+        if steps < 1.0 - 1e-9 or abs(steps - round(steps)) > 1e-6 * max(1.0, steps):
+            # the plan covers whole steps: a part step would be cut off, and T_surv reported beyond what was planned
+            raise RuleViolation(
+                ("controller", "max_duration_h"),
+                f"= {self.controller.max_duration_h:g}: the plan (run.mode plan) needs a whole number of its "
+                f"{step_min:g}-min steps, at least one ({steps:.4g} steps)",
+                involves=(("formulation", "plan_step_min"), ("run", "mode")),
+            )
         if self.sweep.trials > 1:
             raise RuleViolation(
                 ("sweep", "trials"), f"= {self.sweep.trials}: a sweep needs run.mode simulate (run.mode is {self.run.mode})",
@@ -802,7 +856,7 @@ class Scenario(Section):
         c = self.controller
         return (
             f"{self.network.site_count} sites, {len(self.bands.table)} bands, {self.traffic.users} users, "
-            f"{len(self.traffic.classes)} classes, {c.time_step_count} time steps of {c.stage2_interval_s:g} s "
+            f"{len(self.traffic.classes)} classes, {c.time_step_count} time points {c.stage2_interval_s:g} s apart "
             f"({c.max_duration_h:g} h), strategies {', '.join(self.run.strategies)}, seed {self.seed}"
         )
 

@@ -130,6 +130,12 @@ def _output_problem(path: Path, folder: bool) -> str:
         return f"cannot create a folder under {existing}: it is a file"
     if not os.access(existing, os.W_OK | os.X_OK):
         return f"folder {existing} is not writable"
+    try:  # permissions do not tell all (a superuser, a read-only or special file system): write a probe
+        handle, probe = tempfile.mkstemp(dir=existing, prefix=_temporary_prefix(path), suffix=".probe")
+    except OSError as exc:
+        return f"folder {existing} is not writable: {exc.strerror or exc}"
+    os.close(handle)
+    os.unlink(probe)
     return ""
 
 

@@ -119,7 +119,10 @@ def run_outage(
             results[key] = array.assign_attrs(units=units, long_name=long_name)
 
     flat = [(name, e) for name, evs in zip(names, events) for e in evs]
-    results = results.assign_coords(solver_event=("solver_event", np.arange(len(flat))))
+    results = results.assign_coords(solver_event=("solver_event", np.arange(len(flat)), {"long_name": "failed solve index"}))
+    for name in results.coords:  # the inputs' coordinates keep their descriptions in the results
+        if not results.coords[name].attrs and name in inputs.coords:
+            results.coords[name].attrs.update(inputs.coords[name].attrs)
     results["solver_event_strategy"] = (("solver_event",), np.asarray([n for n, _ in flat], dtype=object), {"long_name": "strategy of the failed solve"})
     results["solver_event_time"] = (("solver_event",), np.asarray([e.time_s for _, e in flat], dtype=float), {"units": "s", "long_name": "time of the failed solve"})
     results["solver_event_stage"] = (("solver_event",), np.asarray([e.stage for _, e in flat], dtype=object), {"long_name": "stage1, stage2 or dispatch"})

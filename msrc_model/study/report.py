@@ -124,13 +124,25 @@ def table_cells(results: xr.Dataset, medium: str = "medium") -> list[Cell]:
             cells.append(_cell("II", load or "all", s, part, "survival_time", paper, "h"))
     at = medium if medium in loads else loads[0]
     part = _select(results, at)
+    # the paper's Tables III and IV are at medium load, Table III at t = 2.5 h: set beside nothing else
+    paper_iv = at == medium
+    paper_iii = paper_iv and _table3_at_paper_time(part)
     for cls in [str(c) for c in part["class"].values]:
         for s in strategies:
-            cells.append(_cell("III", cls, s, part, "served_share_table3", PAPER_TABLE3.get(cls, {}).get(s), "1", **{"class": cls}))
+            paper = PAPER_TABLE3.get(cls, {}).get(s) if paper_iii else None
+            cells.append(_cell("III", cls, s, part, "served_share_table3", paper, "1", **{"class": cls}))
     for metric in TABLE4_ROWS:
         for s in strategies:
-            cells.append(_cell("IV", metric, s, part, metric, PAPER_TABLE4[metric].get(s), results[metric].attrs.get("units", "")))
+            paper = PAPER_TABLE4[metric].get(s) if paper_iv else None
+            cells.append(_cell("IV", metric, s, part, metric, paper, results[metric].attrs.get("units", "")))
     return cells
+
+
+def _table3_at_paper_time(part: xr.Dataset) -> bool:
+    """Whether Table III's instant is the paper's (2.5 h) in every trial: a shorter run takes its last step."""
+    if "table3_time_mean" not in part:
+        return True
+    return bool(abs(float(part["table3_time_mean"].max()) - TABLE3_TIME_H) < 1e-6 and abs(float(part["table3_time_mean"].min()) - TABLE3_TIME_H) < 1e-6)
 
 
 def _cell(table: str, row: str, strategy: str, part: xr.Dataset, metric: str, paper, unit: str, **extra) -> Cell:
@@ -162,7 +174,7 @@ def _paper_and_difference(cell: Cell, scale: float, fmt: str) -> str:
     else:
         mark = f"{diff:+.0%}" if np.isfinite(diff) else ""
     mark = f"**{mark}**" if cell.far else mark
-    return f"(paper {_fmt(cell.paper, scale, fmt)}; {mark})"
+    return f"(paper {_fmt(cell.paper, scale, fmt)}; {mark})" if mark else f"(paper {_fmt(cell.paper, scale, fmt)})"
 
 
 def average_gain(results: xr.Dataset) -> dict[str, float]:
@@ -289,6 +301,10 @@ def render_markdown(results: xr.Dataset, source: str = "") -> str:
     where = f"load {at}" if at is not None else "all points"
     at_h = float(_select(results, at)["table3_time_mean"].max()) if "table3_time_mean" in results else TABLE3_TIME_H
     w(f"## Table III: served share per class at t = {at_h:.2f} h, {where} (%)\n\n")
+    if at != "medium":
+        w("The paper's Tables III and IV are at medium load; this sweep has no load labelled medium, so no paper figure is set beside these.\n\n")
+    elif not _table3_at_paper_time(_select(results, at)):
+        w(f"The paper's Table III is at t = {TABLE3_TIME_H:g} h; these runs end before it, so no paper figure is set beside this table.\n\n")
     w(head.format("Service class") + rule)
     for cls in dict.fromkeys(c.row for c in cells if c.table == "III"):
         row = [c for c in cells if c.table == "III" and c.row == cls]
