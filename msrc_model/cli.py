@@ -493,7 +493,7 @@ def _print_sweep_summary(results) -> None:
         )
 
 
-def _read_results(path: Path):
+def _read_results(path: Path, allow_plan: bool = False):
     from .files.netcdf import NotMsrcFile, read_netcdf
 
     if not path.exists():
@@ -506,9 +506,29 @@ def _read_results(path: Path):
         inputs, results, _ = read_netcdf(path)
     except NotMsrcFile as exc:
         _fail([Issue(str(path), "", str(exc))])
+    if results is not None and results.attrs.get("run_mode") == "plan" and allow_plan:
+        return inputs, results
     if results is None or "strategy" not in results.dims:
         _fail([Issue(str(path), "/results", "holds no outage simulation (run msrc solve with run.mode simulate)")])
     return inputs, results
+
+
+def _print_plan_summary(results) -> None:
+    """A full-horizon plan's outcome: how the solve ended, T_surv, Eq. 18's terms and the modes it uses."""
+    steps, step_s = results.sizes["time"], float(results.time.values[1] - results.time.values[0]) if results.sizes["time"] > 1 else float("nan")
+    horizon_h = steps * step_s / 3600.0 if steps > 1 else float("nan")
+    typer.echo(f"plan (run.mode plan, perfect foresight): {results.sizes['site']} sites, {steps} steps of {step_s / 60.0:g} min ({horizon_h:g} h)")
+    typer.echo(f"solve: {results.attrs.get('solver_message', '?')}; build {float(results.build_time):.1f} s, solve {float(results.solve_time):.1f} s")
+    typer.echo(f"survival time {float(results.survival_time):.2f} h")
+    terms = ", ".join(f"{name} {float(results[f'objective_{name}']):.4f}" for name in ("survival", "service", "v2g_cost", "mode_switching"))
+    typer.echo(f"Eq. 18 objective {float(results.objective):.4f} (bound {float(results.dual_bound):.4f}): {terms}")
+    modes = results["mode"].values
+    names = str(results["mode"].attrs.get("flag_meanings", "")).split()  # the file names its mode codes
+    shares = ", ".join(f"{name} {np.mean(modes == k):.0%}" for k, name in enumerate(names) if np.any(modes == k))
+    typer.echo(f"site-steps by mode: {shares}")
+    served = results["served_share"]
+    typer.echo("served share per class, mean over the steps: " + ", ".join(
+        f"{c} {float(served.sel({'class': c}).mean()):.1%}" for c in served["class"].values))
 
 
 ResultsFile = Annotated[Path, typer.Argument(help="NetCDF results file written by msrc solve.", show_default=False)]
@@ -516,8 +536,11 @@ ResultsFile = Annotated[Path, typer.Argument(help="NetCDF results file written b
 
 @_command
 def show(results_file: ResultsFile) -> None:
-    """Print the side-by-side summary of an outage simulation (or of a sweep: means +- 95 % CI) from its results file."""
-    _, results = _read_results(results_file)
+    """Print the side-by-side summary of an outage simulation (or of a sweep: means +- 95 % CI; or of a plan) from its results file."""
+    _, results = _read_results(results_file, allow_plan=True)
+    if results.attrs.get("run_mode") == "plan":
+        _print_plan_summary(results)
+        return
     if "trial" in results.dims:
         if "survival_time_mean" not in results:
             _fail([Issue(str(results_file), "/results", "no point of the sweep finished: nothing to show")])

@@ -46,6 +46,14 @@ def test_plan_is_written_with_units_and_status(tmp_path):
         assert float(results.mip_gap) <= 0.01
         for name, variable in results.data_vars.items():
             assert "units" in variable.attrs, name
+    # msrc show reads a plan back: how the solve ended, T_surv and the modes, from the file's own values
+    shown = run_msrc("show", str(out))
+    assert shown.returncode == 0, shown.stderr
+    lines = shown.stdout.splitlines()
+    assert lines[0].startswith("plan (run.mode plan, perfect foresight): 3 sites, 4 steps of 30 min (2 h)")
+    assert "solve: optimal" in lines[1] and lines[2] == "survival time 2.00 h"
+    modes = results.mode.values
+    assert f"normal {(modes == 0).mean():.0%}" in shown.stdout
 
 
 def test_infeasible_plan_names_the_conflict_and_writes_nothing(tmp_path):
