@@ -445,7 +445,7 @@ def build_inputs(scenario: Scenario, trial: int = 0) -> xr.Dataset:
         "ranked_rx_dbm": _var(("user", "site_rank", "band"), channel["ranked_rx_dbm"], "dBm", "power received from the ranked site on the band (EIRP - path loss)"),
         "residual_interference_dbm": _var(
             ("user", "band"), channel["residual_interference_dbm"], "dBm",
-            "power received from the sites beyond the ranked ones, counted as interference at all times (Eq. 7)",
+            "power received from the sites beyond the ranked ones, counted as interference at all times (Eq. 7); -inf: no site beyond them (zero power)",
         ),
         # cooperation graph
         "edge_helper": _var("edge", edges["edge_helper"], "1", "site index of helper i"),
