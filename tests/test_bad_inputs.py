@@ -184,6 +184,13 @@ def test_foreign_netcdf_is_not_an_msrc_results_file(tmp_path, cli):
         _assert_one_error(result, changed, "text.nc: not a NetCDF file")
 
 
+def test_a_truncated_netcdf_file_is_called_damaged(tmp_path, cli):
+    xr.Dataset({"x": ("t", np.arange(5000.0))}).to_netcdf(tmp_path / "whole.nc", engine="netcdf4")
+    (tmp_path / "cut.nc").write_bytes((tmp_path / "whole.nc").read_bytes()[:4000])
+    result, changed = cli("show", "cut.nc")
+    _assert_one_error(result, changed, "cut.nc: a damaged or truncated NetCDF file")
+
+
 def test_pipe_is_refused_without_blocking(tmp_path, cli):
     os.mkfifo(tmp_path / "pipe")
     for args in (["show", "pipe"], ["validate", "pipe"]):

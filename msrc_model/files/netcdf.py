@@ -89,7 +89,13 @@ def read_netcdf(path: str | Path) -> tuple[xr.Dataset | None, xr.Dataset | None,
     try:
         tree = xr.open_datatree(path, engine="netcdf4")
     except (OSError, ValueError, KeyError) as exc:
-        raise NotMsrcFile(f"not a NetCDF file ({exc.__class__.__name__}: {exc})") from None
+        try:  # a NetCDF-4 file starts with the HDF5 signature: then it is damaged
+            with open(path, "rb") as handle:
+                damaged = handle.read(8) == b"\x89HDF\r\n\x1a\n"
+        except OSError:
+            damaged = False
+        what = "a damaged or truncated NetCDF file" if damaged else "not a NetCDF file"
+        raise NotMsrcFile(f"{what} ({exc.__class__.__name__}: {exc})") from None
     with tree:
         if FORMAT_ATTRIBUTE not in tree.attrs and "msrc_version" not in tree.attrs:
             raise NotMsrcFile("not an msrc results file (no msrc_file_format attribute)")
