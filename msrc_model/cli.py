@@ -71,6 +71,8 @@ def _boundary(command: Callable[..., None]) -> Callable[..., None]:
             typer.echo("error: interrupted", err=True)
             raise typer.Exit(130) from None
         except BrokenPipeError:
+            if _OPTIONS["debug"] or not _stdout_is_broken():
+                raise  # another pipe or socket (a worker, a scheduler): an error like any other
             # the reader of standard output went away (msrc validate ... | head -1): nothing is wrong with the run;
             # point the descriptor at the null device so that Python's own flush at exit does not fail again
             devnull = os.open(os.devnull, os.O_WRONLY)
@@ -93,6 +95,19 @@ def _boundary(command: Callable[..., None]) -> Callable[..., None]:
             raise typer.Exit(1) from None
 
     return guarded
+
+
+def _stdout_is_broken() -> bool:
+    """Whether standard output's reader has gone away (a write to it fails with a broken pipe)."""
+    import select
+
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        events = poller.poll(0)
+    except (AttributeError, OSError, ValueError):  # no descriptor, or no poll on this system
+        return False
+    return any(flags & select.POLLERR for _, flags in events)  # the write end of a pipe whose reader closed
 
 
 def _command(function: Callable[..., None]) -> Callable[..., None]:
@@ -427,7 +442,7 @@ def calibrate(
     loaded = load_scenario(scenario, tuple(set_ or ()), variant)
     from .study.calibrate import cell_overrides
 
-    cell_overrides(loaded, pairs)
+    selected = cell_overrides(loaded, pairs)
     if target_h is None:
         from .study.report import PAPER_TABLE2
 
@@ -435,6 +450,10 @@ def calibrate(
         if target_h is None:
             _fail([Issue("--target-h", "", f"the paper gives no T_surv for {strategy} at this cell: give --target-h")])
     duration_h = loaded.scenario.controller.max_duration_h
+    for text in selected:  # the cell's own outage length, if the cell sweeps it
+        key, _, value = text.partition("=")
+        if key == "controller.max_duration_h":
+            duration_h = float(json.loads(value))
     if target_h >= duration_h:
         # a run that lasts the whole outage counts its length (censored): no scale can be fitted to a longer mean
         _fail([Issue("--target-h", "", f"= {target_h:g}: not below controller.max_duration_h ({duration_h:g} h), the longest T_surv a run can show")])
@@ -513,10 +532,16 @@ def _read_results(path: Path, allow_plan: bool = False):
     return inputs, results
 
 
-def _print_plan_summary(results) -> None:
+def _print_plan_summary(inputs, results) -> None:
     """A full-horizon plan's outcome: how the solve ended, T_surv, Eq. 18's terms and the modes it uses."""
-    steps, step_s = results.sizes["time"], float(results.time.values[1] - results.time.values[0]) if results.sizes["time"] > 1 else float("nan")
-    horizon_h = steps * step_s / 3600.0 if steps > 1 else float("nan")
+    from .config.loader import scenario_from_yaml
+
+    steps = results.sizes["time"]
+    try:  # the step of the scenario the file holds
+        step_s = scenario_from_yaml(inputs.attrs["scenario_yaml"]).formulation.plan_step_min * 60.0
+    except (KeyError, ScenarioError):  # a file of a version whose scenario today's rules refuse: the time axis says
+        step_s = float(np.diff(results.time.values)[0]) if steps > 1 else float("nan")
+    horizon_h = steps * step_s / 3600.0
     typer.echo(f"plan (run.mode plan, perfect foresight): {results.sizes['site']} sites, {steps} steps of {step_s / 60.0:g} min ({horizon_h:g} h)")
     typer.echo(f"solve: {results.attrs.get('solver_message', '?')}; build {float(results.build_time):.1f} s, solve {float(results.solve_time):.1f} s")
     typer.echo(f"survival time {float(results.survival_time):.2f} h")
@@ -537,9 +562,9 @@ ResultsFile = Annotated[Path, typer.Argument(help="NetCDF results file written b
 @_command
 def show(results_file: ResultsFile) -> None:
     """Print the side-by-side summary of an outage simulation (or of a sweep: means +- 95 % CI; or of a plan) from its results file."""
-    _, results = _read_results(results_file, allow_plan=True)
+    inputs, results = _read_results(results_file, allow_plan=True)
     if results.attrs.get("run_mode") == "plan":
-        _print_plan_summary(results)
+        _print_plan_summary(inputs, results)
         return
     if "trial" in results.dims:
         if "survival_time_mean" not in results:

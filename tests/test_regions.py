@@ -312,3 +312,26 @@ def test_solver_banner_windows_overlapping_in_threads_give_standard_output_back(
         t.join(20)
     after = os.fstat(fd)
     assert (after.st_dev, after.st_ino) == (before.st_dev, before.st_ino)
+
+
+def test_an_error_in_one_region_stops_the_others_and_is_raised(regional_run):
+    """Region 0 fails while region 1 solves: region 1's solve is asked to stop, region 2 never starts."""
+    import threading
+
+    _, controller, _ = regional_run
+    side_by_side = MSRCController(load_scenario(SMALL, overrides=[*REGIONAL, "controller.region_threads=2"]).scenario)
+    side_by_side.reset(World(regional_run[0]))
+    stopped, started = threading.Event(), []
+    for part in side_by_side.parts:
+        part.cancel_solves = stopped.set  # stands in for HiGHS's cancel of the solve running now
+
+    def work(item):
+        started.append(item)
+        if item == 0:
+            raise ValueError("region 0 failed")
+        assert stopped.wait(20), "the running region was not asked to stop"
+        return item
+
+    with pytest.raises(ValueError, match="region 0 failed"):
+        side_by_side.in_regions(work, [0, 1, 2])
+    assert stopped.is_set() and 2 not in started

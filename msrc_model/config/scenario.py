@@ -508,12 +508,12 @@ class Controller(Section):
                 ("max_duration_h",), f"= {self.max_duration_h:g}: shorter than one Stage-2 step", involves=(("stage2_interval_s",),)
             )
         steps = self.max_duration_h * 3600.0 / self.stage2_interval_s
-        if abs(steps - round(steps)) > 1e-6 * max(1.0, steps):
+        if abs(steps - round(steps)) > 1e-9:  # the tolerance of the time grid's own floor (formulation.data.time_grid_s)
             # a part step would be cut off while the summary and the metrics' censoring speak of the whole duration
             raise RuleViolation(
                 ("max_duration_h",),
-                f"= {self.max_duration_h:g}: not a whole number of Stage-2 steps of {self.stage2_interval_s:g} s "
-                f"({steps:.4g} steps); e.g. {max(1, math.floor(steps)) * self.stage2_interval_s / 3600.0:.4g} h",
+                f"= {self.max_duration_h:.10g}: not a whole number of Stage-2 steps of {self.stage2_interval_s:g} s "
+                f"({steps:.8g} steps); e.g. {max(1, math.floor(steps)) * self.stage2_interval_s / 3600.0:.8g} h",
                 involves=(("stage2_interval_s",),),
             )
         return self
@@ -824,12 +824,12 @@ class Scenario(Section):
             return self
         duration_min, step_min = self.controller.max_duration_h * 60.0, self.formulation.plan_step_min
         steps = duration_min / step_min
-        if steps < 1.0 - 1e-9 or abs(steps - round(steps)) > 1e-6 * max(1.0, steps):
+        if steps < 1.0 - 1e-9 or abs(steps - round(steps)) > 1e-9:
             # the plan covers whole steps: a part step would be cut off, and T_surv reported beyond what was planned
             raise RuleViolation(
                 ("controller", "max_duration_h"),
-                f"= {self.controller.max_duration_h:g}: the plan (run.mode plan) needs a whole number of its "
-                f"{step_min:g}-min steps, at least one ({steps:.4g} steps)",
+                f"= {self.controller.max_duration_h:.10g}: the plan (run.mode plan) needs a whole number of its "
+                f"{step_min:g}-min steps, at least one ({steps:.8g} steps)",
                 involves=(("formulation", "plan_step_min"), ("run", "mode")),
             )
         if self.sweep.trials > 1:

@@ -161,6 +161,12 @@ class PersistentSolver:
             self.model.assign_result(result, solver=self.solver)
         return _report(self.model, str(self.model.status), str(self.model.termination_condition), time.perf_counter() - started)
 
+    def cancel(self) -> None:
+        """Ask a solve of this model running now (in another thread) to stop; no effect when none runs."""
+        if self.solver is not None:
+            with contextlib.suppress(Exception):  # a HiGHS without the interrupt flag: the solve runs to its limit
+                self.solver.solver_model.cancelSolve()
+
     def _solves_an_lp(self, options: dict[str, Any]) -> bool:
         """No integer variable, or its relaxation asked for."""
         return bool(options.get("solve_relaxation", False)) or not (len(self.model.binaries) or len(self.model.integers))

@@ -50,7 +50,8 @@ sleeping site whose helpers are all dark returns to normal).
 from __future__ import annotations
 
 import time as _time
-from concurrent.futures import ThreadPoolExecutor
+import threading
+from concurrent.futures import CancelledError, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable, Sequence, TypeVar
 
@@ -116,6 +117,12 @@ class RegionSolver:
     band_share: np.ndarray | None = None  #: (region user, band) band shares at the user's site
     split_users: float = 0.0
     sla_shortfall: np.ndarray | None = None  #: (class,) users' shares short of Eq. 10
+
+    def cancel_solves(self) -> None:
+        """Ask the region's solves running now to stop (an interruption, or another region's error)."""
+        for problem in (self.stage1, self.radio):
+            if problem is not None:
+                problem.solver.cancel()
 
     def site_array(self, values: np.ndarray) -> xr.DataArray:
         """The region's part of a (site,) cluster array, on the region's site coordinates."""
@@ -266,12 +273,36 @@ class MSRCController:
 
         Each region has its own models and HiGHS releases Python's lock while it solves, so regions solve side by
         side on as many cores; a solve does not depend on the others, so the results do not depend on the count.
+        An interruption (Ctrl-C) or an error in one region cancels the regions not started and stops the solves
+        running (HiGHS's cancel) before it is raised, as a solve in the calling thread would be stopped.
         """
         threads = min(self.scenario.controller.region_threads, len(items))
         if threads <= 1:
             return [work(item) for item in items]
-        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="msrc-region") as pool:
-            return list(pool.map(work, items))
+        stop = threading.Event()  # set at the first error: no region starts after it
+
+        def guarded(item: _Item) -> _Result:
+            if stop.is_set():
+                raise CancelledError
+            try:
+                return work(item)
+            except BaseException:
+                stop.set()
+                raise
+
+        pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="msrc-region")
+        futures = [pool.submit(guarded, item) for item in items]
+        try:
+            return [future.result() for future in futures]
+        except BaseException:
+            stop.set()
+            for future in futures:
+                future.cancel()
+            for part in self.parts:
+                part.cancel_solves()
+            raise
+        finally:
+            pool.shutdown(wait=True)
 
     def _repair(self, dark: np.ndarray) -> None:
         """Keep the last plan valid after sites went dark: drop their links, orphans go normal."""
@@ -366,7 +397,7 @@ class MSRCController:
         if method == "rounded_start":
             return self._stage1_rounded_start(problem, options, dark, part)
         if method == "previous_start":
-            return self._stage1_previous_start(problem, options, dark, part)
+            return self._stage1_previous_start(problem, options, dark, part, repair=False)  # stage1 repaired the plan
         return problem.solve(options)
 
     def _stage1_lp_rounding(self, problem, options: dict, dark: np.ndarray, started: float | None = None, part: RegionSolver | None = None):
@@ -404,7 +435,7 @@ class MSRCController:
             report.gap = max(relaxed.objective - report.objective, 0.0) / max(abs(report.objective), 1e-9)
         return report
 
-    def _stage1_previous_start(self, problem, options: dict, dark: np.ndarray, part: RegionSolver | None = None):
+    def _stage1_previous_start(self, problem, options: dict, dark: np.ndarray, part: RegionSolver | None = None, repair: bool = True):
         """Stage 1 from the plan applied now (``controller.stage1_method: previous_start``).
 
         The modes applied now, kept valid for the sites gone dark (:meth:`_repair`; those sites are left free,
@@ -417,11 +448,13 @@ class MSRCController:
         share the one safety-net clock of ``options``: the second gets what the first left, and none if the first
         stopped at it (that report is returned). The report's time covers both parts; its gap is the branch and
         bound's, proven either way. ``problem`` is the Stage-1 problem of ``part`` (default: the first region),
-        ``dark`` the cluster's (site,) bool.
+        ``dark`` the cluster's (site,) bool. Without ``repair`` the caller has repaired the plan applied now already
+        (:meth:`stage1`, once before its regions' solves, which then only read it).
         """
         started = _time.perf_counter()
         sites = (self.parts[0] if part is None else part).region.sites
-        self._repair(dark)
+        if repair:
+            self._repair(dark)
         problem.fix_first_modes(np.where(dark[sites], -1, self.mode[sites]))
         previous = problem.solve(options, write_back=False)  # only its column values are wanted, as the start
         problem.fix_first_modes(None)
@@ -554,7 +587,9 @@ class MSRCController:
             if key != part.radio_key:  # same inputs, same deterministic solve: its last solution stands
                 todo.append((part, key, inputs))
         # built once for every pair, with band shares wherever a band can carry anything (no interference)
+        envelope_started = _time.perf_counter()
         envelope = self.stage2_rates(modes, np.zeros_like(carriers)) if any(item[0].radio is None for item in todo) else None
+        envelope_time = _time.perf_counter() - envelope_started  # part of the first call's build
 
         def update_and_solve(item) -> tuple[float, SolveReport, float]:
             part, _, (part_modes, part_carriers, part_coverage, part_rates) = item
@@ -575,8 +610,8 @@ class MSRCController:
 
         call_started = _time.perf_counter()
         outcomes = self.in_regions(update_and_solve, todo)
-        self.radio_wall_times.append(_time.perf_counter() - call_started)
-        build_time = float(sum(build for build, _, _ in outcomes))
+        self.radio_wall_times.append(_time.perf_counter() - call_started + envelope_time)
+        build_time = envelope_time + float(sum(build for build, _, _ in outcomes))
         solve_time = float(sum(seconds for _, _, seconds in outcomes))
         solved, failed = len(todo), []
         for (part, key, _), (_, report, _) in zip(todo, outcomes):

@@ -138,11 +138,18 @@ def table_cells(results: xr.Dataset, medium: str = "medium") -> list[Cell]:
     return cells
 
 
+#: How far (h) Table III's instant may be from the paper's 2.5 h: the metric takes the step nearest to it, and a
+#: step of up to 6 min puts it within 3 min
+TABLE3_TIME_TOLERANCE_H = 0.05
+
+
 def _table3_at_paper_time(part: xr.Dataset) -> bool:
-    """Whether Table III's instant is the paper's (2.5 h) in every trial: a shorter run takes its last step."""
+    """Whether Table III's instant is the paper's (2.5 h, to the nearest step) wherever it is known; a shorter run takes its last step."""
     if "table3_time_mean" not in part:
         return True
-    return bool(abs(float(part["table3_time_mean"].max()) - TABLE3_TIME_H) < 1e-6 and abs(float(part["table3_time_mean"].min()) - TABLE3_TIME_H) < 1e-6)
+    times = part["table3_time_mean"].values
+    times = times[np.isfinite(times)]
+    return bool(times.size) and bool(np.all(np.abs(times - TABLE3_TIME_H) <= TABLE3_TIME_TOLERANCE_H))
 
 
 def _cell(table: str, row: str, strategy: str, part: xr.Dataset, metric: str, paper, unit: str, **extra) -> Cell:
@@ -304,7 +311,8 @@ def render_markdown(results: xr.Dataset, source: str = "") -> str:
     if at != "medium":
         w("The paper's Tables III and IV are at medium load; this sweep has no load labelled medium, so no paper figure is set beside these.\n\n")
     elif not _table3_at_paper_time(_select(results, at)):
-        w(f"The paper's Table III is at t = {TABLE3_TIME_H:g} h; these runs end before it, so no paper figure is set beside this table.\n\n")
+        w(f"The paper's Table III is at t = {TABLE3_TIME_H:g} h; this table is not (runs that end before it, or no "
+          "finished point), so no paper figure is set beside it.\n\n")
     w(head.format("Service class") + rule)
     for cls in dict.fromkeys(c.row for c in cells if c.table == "III"):
         row = [c for c in cells if c.table == "III" and c.row == cls]
