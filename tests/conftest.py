@@ -48,7 +48,7 @@ def run_msrc(*args: str, cwd: Path | None = None) -> CliResult:
     """Run the installed ``msrc`` command as a user would, in a subprocess."""
     executable = Path(sys.executable).with_name("msrc")
     command = [str(executable)] if executable.exists() else [sys.executable, "-m", "msrc_model.cli"]
-    done = subprocess.run([*command, *args], capture_output=True, text=True, cwd=cwd or REPO, timeout=120)
+    done = subprocess.run([*command, *args], capture_output=True, text=True, cwd=cwd or REPO, timeout=900)  # a net against a hang, not a speed test
     return CliResult(done.returncode, done.stdout, done.stderr)
 
 
