@@ -585,12 +585,24 @@ def plot(
     """Write PNG figures: battery energy per strategy (Fig. 2), site x time modes, site map at --at-h.
 
     For a sweep: Fig. 2 as mean and 95 % confidence band over trials, and Table II as bars.
+    For a plan: its battery energy and modes.
     """
     from .study.plots import write_plots, write_sweep_plots
 
-    inputs, results = _read_results(results_file)
+    inputs, results = _read_results(results_file, allow_plan=True)
     folder = output if output is not None else results_file.parent / f"{results_file.stem}-plots"
     _check_output(folder, folder=True)
+    if results.attrs.get("run_mode") == "plan":  # the plan's battery energy and modes, drawn as one more strategy's
+        if at_h is not None:
+            _fail([Issue("--at-h", "", "applies to an outage simulation, not to a plan (it has no per-user service to map)")])
+        plan = results[["mode", "battery_energy", "survival_time"]].expand_dims(strategy=["plan"])
+        try:
+            written = write_plots(plan, None, folder)
+        except OSError as exc:
+            _fail([Issue(str(folder), "--output", f"cannot write: {exc.strerror or exc}")])
+        for path in written:
+            typer.echo(f"wrote {path}")
+        return
     if "trial" in results.dims:  # a sweep: Fig. 2 with confidence bands, Table II as bars
         if at_h is not None:
             _fail([Issue("--at-h", "", "applies to a single run, not to a sweep")])

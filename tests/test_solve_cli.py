@@ -54,6 +54,11 @@ def test_plan_is_written_with_units_and_status(tmp_path):
     assert "solve: optimal" in lines[1] and lines[2] == "survival time 2.00 h"
     modes = results.mode.values
     assert f"normal {(modes == 0).mean():.0%}" in shown.stdout
+    # msrc plot draws its battery energy and modes (no site map: a plan has no per-user service)
+    drawn = run_msrc("plot", str(out), "-o", str(tmp_path / "figures"))
+    assert drawn.returncode == 0, drawn.stderr
+    assert sorted(p.name for p in (tmp_path / "figures").iterdir()) == ["battery_energy.png", "modes.png"]
+    assert all((tmp_path / "figures" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for name in ("battery_energy.png", "modes.png"))
 
 
 def test_infeasible_plan_names_the_conflict_and_writes_nothing(tmp_path):

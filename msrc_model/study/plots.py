@@ -40,7 +40,7 @@ def _pyplot():
 def _save(fig, path: Path, dpi: int) -> None:
     """Write the figure as a PNG atomically (no partial file)."""
     with atomic_write(path) as temporary:
-        fig.savefig(temporary, dpi=dpi, format="png")
+        fig.savefig(temporary, dpi=dpi, format="png", bbox_inches="tight")  # no label cut at the edge
 
 
 def plot_battery_energy(results: xr.Dataset, path: Path) -> Path:
