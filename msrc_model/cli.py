@@ -449,11 +449,8 @@ def calibrate(
         target_h = PAPER_TABLE2.get(pairs.get("load", ""), {}).get(strategy)
         if target_h is None:
             _fail([Issue("--target-h", "", f"the paper gives no T_surv for {strategy} at this cell: give --target-h")])
-    duration_h = loaded.scenario.controller.max_duration_h
-    for text in selected:  # the cell's own outage length, if the cell sweeps it
-        key, _, value = text.partition("=")
-        if key == "controller.max_duration_h":
-            duration_h = float(json.loads(value))
+    # the cell's own outage length (a cell may sweep it), from the scenario the calibration simulates
+    duration_h = load_scenario(loaded.source, (*loaded.overrides, *selected), loaded.variant).scenario.controller.max_duration_h
     if target_h >= duration_h:
         # a run that lasts the whole outage counts its length (censored): no scale can be fitted to a longer mean
         _fail([Issue("--target-h", "", f"= {target_h:g}: not below controller.max_duration_h ({duration_h:g} h), the longest T_surv a run can show")])
@@ -574,6 +571,16 @@ def show(results_file: ResultsFile) -> None:
     _print_summary(results)
 
 
+def _draw(folder: Path, write: Callable[[], list[Path]]) -> None:
+    """Run ``write`` (it draws figures into ``folder``) and list the files it wrote; a folder refusing them is one error line."""
+    try:
+        written = write()
+    except OSError as exc:
+        _fail([Issue(str(folder), "--output", f"cannot write: {exc.strerror or exc}")])
+    for path in written:
+        typer.echo(f"wrote {path}")
+
+
 @_command
 def plot(
     results_file: ResultsFile,
@@ -596,24 +603,14 @@ def plot(
         if at_h is not None:
             _fail([Issue("--at-h", "", "applies to an outage simulation, not to a plan (it has no per-user service to map)")])
         plan = results[["mode", "battery_energy", "survival_time"]].expand_dims(strategy=["plan"])
-        try:
-            written = write_plots(plan, None, folder)
-        except OSError as exc:
-            _fail([Issue(str(folder), "--output", f"cannot write: {exc.strerror or exc}")])
-        for path in written:
-            typer.echo(f"wrote {path}")
+        _draw(folder, lambda: write_plots(plan, None, folder))
         return
     if "trial" in results.dims:  # a sweep: Fig. 2 with confidence bands, Table II as bars
         if at_h is not None:
             _fail([Issue("--at-h", "", "applies to a single run, not to a sweep")])
         if "survival_time_mean" not in results:
             _fail([Issue(str(results_file), "/results", "no point of the sweep finished: nothing to plot")])
-        try:
-            written = write_sweep_plots(results, folder)
-        except OSError as exc:
-            _fail([Issue(str(folder), "--output", f"cannot write: {exc.strerror or exc}")])
-        for path in written:
-            typer.echo(f"wrote {path}")
+        _draw(folder, lambda: write_sweep_plots(results, folder))
         return
     from .simulation.metrics import TABLE3_TIME_H
 
@@ -622,12 +619,7 @@ def plot(
         at_h = min(TABLE3_TIME_H, duration)
     elif at_h > duration + 1e-9:
         _fail([Issue("--at-h", "", f"= {at_h:g}: after the end of the run ({duration:g} h)")])
-    try:
-        written = write_plots(results, inputs, folder, at_h=at_h)
-    except OSError as exc:
-        _fail([Issue(str(folder), "--output", f"cannot write: {exc.strerror or exc}")])
-    for path in written:
-        typer.echo(f"wrote {path}")
+    _draw(folder, lambda: write_plots(results, inputs, folder, at_h=at_h))
 
 
 @_command

@@ -223,7 +223,7 @@ class World:
         """
         mode = np.asarray(mode)
         band_on = np.broadcast_to(awake(mode)[:, None], (mode.size, self.n_band)).copy()
-        band_on[np.asarray(mode) == ASSISTED] = self.low_bands
+        band_on[mode == ASSISTED] = self.low_bands
         return band_on
 
     def price_per_kwh(self, battery_kwh: np.ndarray, load_kw: np.ndarray) -> np.ndarray:
