@@ -369,6 +369,10 @@ def _sweep(loaded, target: Path, scheduler: str | None, workers: int | None, con
         f"sweep: {config.sweep.point_count} points ({shape}), strategies {', '.join(config.run.strategies)}, on {where}; "
         f"finished points kept in {points_folder(target)}"
     )
+    for path in config.sweep.reuse:  # other sweeps whose matching points are copied, not run again
+        source = points_folder(Path(path))
+        found = len(list(source.glob("*.nc"))) if source.is_dir() else 0
+        typer.echo(f"points of another sweep: {source} ({found} files)" if found else f"points of another sweep: {source} (none yet)")
 
     def report(done: int, total: int, point, error: str) -> None:
         if error:
@@ -392,6 +396,7 @@ def _sweep(loaded, target: Path, scheduler: str | None, workers: int | None, con
     times = np.asarray(run.point_wall_times_s, dtype=float)
     typer.echo(
         f"{run.ran} points run, {run.reused} reused from disk, {run.failed} failed; wall time {run.wall_time_s:.0f} s"
+        + (f"; {run.copied} of the reused copied from the points of {', '.join(config.sweep.reuse)}" if run.copied else "")
         + (f"; per point median {np.nanmedian(times):.0f} s, max {np.nanmax(times):.0f} s" if times.size else "")
     )
     if "survival_time_mean" in run.results:

@@ -362,3 +362,43 @@ def test_calibration_fits_the_scale_on_one_cell(tmp_path):
     # a target the runs cannot show (they end at 1 h): refused before anything is simulated
     done = run_msrc("calibrate", str(scenario), "--cell", "load=heavy", "--target-h", "1")
     assert done.returncode == 2 and "not below controller.max_duration_h (1 h)" in done.stderr and "power.scale" not in done.stdout
+
+
+def test_point_keys_ignore_name_description_and_output_only(sweep_file, tmp_path):
+    """Two sweeps that differ only in name, description and output path share their points' keys; any other key tells them apart."""
+    renamed = tmp_path / "renamed.yaml"
+    renamed.write_text(
+        SWEEP_YAML.replace("name: test-sweep", "name: another\ndescription: the same points under another name")
+        + "output:\n  path: elsewhere/other.nc\n"
+    )
+    changed = tmp_path / "changed.yaml"
+    changed.write_text(SWEEP_YAML + "battery:\n  capacity_kwh: 21\n")
+    keys = [p.key for p in sweep_points(load_scenario(sweep_file))]
+    assert [p.key for p in sweep_points(load_scenario(renamed))] == keys
+    assert not set(p.key for p in sweep_points(load_scenario(changed))) & set(keys)
+
+
+def test_a_sweep_copies_the_matching_points_of_another_sweep(baselines_file, baselines_embedded, tmp_path):
+    """sweep.reuse: the light points of the baselines' sweep are copied under another name; the new load is run."""
+    other = tmp_path / "other.yaml"
+    other.write_text(
+        BASELINES_YAML.replace("name: test-sweep", "name: other-sweep")
+        .replace("values: [0.5, 1.8]", "values: [0.5, 1.0]")
+        .replace("labels: [light, heavy]", "labels: [light, medium]")
+        .replace("  workers: 2\n", f"  workers: 2\n  reuse: [{baselines_embedded}]\n")
+    )
+    out = tmp_path / "other.nc"
+    done = run_msrc("solve", str(other), "-o", str(out))
+    assert done.returncode == 0, done.stderr
+    assert f"points of another sweep: {points_folder(baselines_embedded)} (4 files)" in done.stdout
+    assert "2 points run, 2 reused from disk, 0 failed" in done.stdout
+    assert f"2 of the reused copied from the points of {baselines_embedded}" in done.stdout
+    _, ours, _ = read_netcdf(out)
+    _, theirs, _ = read_netcdf(baselines_embedded)
+    xr.testing.assert_identical(ours.survival_time.sel(load="light"), theirs.survival_time.sel(load="light"))
+    assert len(list(points_folder(out).glob("*.nc"))) == 4  # the copies are this sweep's own now
+    nowhere = tmp_path / "nowhere.yaml"
+    nowhere.write_text(other.read_text().replace(str(baselines_embedded), str(tmp_path / "missing.nc")))
+    done = run_msrc("solve", str(nowhere), "-o", str(tmp_path / "nowhere.nc"), "--set", "sweep.trials=1")
+    assert done.returncode == 0, done.stderr
+    assert "(none yet)" in done.stdout and "2 points run, 0 reused" in done.stdout

@@ -733,6 +733,14 @@ class Sweep(Section):
         ),
     )
     workers: int = Field(2, ge=1, description="Local worker processes of the embedded Dask cluster (ignored with `--scheduler`).")
+    reuse: list[str] = Field(
+        default_factory=list,
+        description=(
+            "Results files of other sweeps (relative to the working directory, like output.path) whose finished points this sweep "
+            "copies instead of running them again: a point whose scenario (all but name, description and output) and trial "
+            "are the same; a file whose sweep has not run yet gives nothing."
+        ),
+    )
 
     @field_validator("dimensions")
     @classmethod

@@ -20,7 +20,7 @@ import numpy as np
 from ..config.errors import Issue, ScenarioError
 from ..config.loader import LoadedScenario, load_scenario
 from .report import PAPER_TABLE2
-from .sweep import Point, execute, point_scenario_yaml, run_point
+from .sweep import Point, execute, point_identity_yaml, point_scenario_yaml, run_point
 
 
 @dataclass
@@ -72,7 +72,8 @@ def calibrate_power_scale(
     def mean_survival(scale: float) -> float:
         scenario = load_scenario(loaded.source, (*base, f"power.scale={scale!r}"), loaded.variant).scenario
         text = point_scenario_yaml(scenario)
-        points = [Point((k,), {"trial": k}, text, k) for k in range(trials)]
+        identity = point_identity_yaml(scenario)
+        points = [Point((k,), {"trial": k}, text, k, identity) for k in range(trials)]
         values = []
         for point, result, error in execute(points, client, run_point):
             if error:

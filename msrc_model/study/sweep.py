@@ -11,12 +11,20 @@ scheduler given by address.
 **Resuming.** Each finished point is written at once to its own file in
 ``<output>.points/`` (atomically, by the process that submitted the sweep,
 so remote workers need no shared disk). A point file's name carries a hash
-of the point's complete scenario and trial index, so a changed scenario
-never reuses stale points. Running the same command again reads the points
+of what decides the point's results: its complete scenario but for the
+name, the description and the output path (:func:`point_identity_yaml`),
+its trial index and the msrc version, so a changed scenario never reuses
+stale points. Running the same command again reads the points
 already on disk and runs only the missing ones: the final file is the same,
 byte for byte, as that of an uninterrupted run, because a point's results do
 not depend on when, where or in which order it ran (the solvers stop at work
 limits, not clock limits, and run single-threaded).
+
+**Sharing points between sweeps.** ``sweep.reuse`` names the results files
+of other sweeps; a point of this sweep whose hash matches a finished point in
+one of their points folders is copied from there instead of run again (the
+same scenario, seed and trial give the same results). The sensitivity
+studies take their middle value from the paper's study this way.
 
 **Failures.** A point that raises is recorded in ``point_error`` with its
 error message, its metrics are NaN, and the sweep goes on. Failed points are
@@ -35,6 +43,7 @@ import contextlib
 import hashlib
 import itertools
 import json
+import shutil
 import time as _time
 import traceback
 from dataclasses import dataclass
@@ -80,12 +89,14 @@ class Point:
     scenario_yaml: str
     trial: int
 
+    identity_yaml: str  # what decides its results (point_identity_yaml)
+
     @property
     def key(self) -> str:
-        """Content hash: the point's complete scenario, trial and the msrc version."""
+        """Content hash of what decides the point's results: its scenario (point_identity_yaml), trial and the msrc version."""
         from ..inputs import msrc_version
 
-        text = json.dumps([self.scenario_yaml, self.trial, msrc_version()])
+        text = json.dumps([self.identity_yaml, self.trial, msrc_version()])
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     @property
@@ -118,6 +129,16 @@ def point_scenario_yaml(scenario: Scenario) -> str:
     return scenario_to_yaml(scenario.model_copy(update={"sweep": type(scenario.sweep)()}))
 
 
+def point_identity_yaml(scenario: Scenario) -> str:
+    """The part of a point's scenario that decides its results, as text: all but the name, description, output and sweep.
+
+    Two sweeps whose points agree on this (and on the trial index) compute the
+    same results, whatever they are called and wherever they write.
+    """
+    neutral = {"name": "point", "description": "", "output": type(scenario.output)(), "sweep": type(scenario.sweep)()}
+    return scenario_to_yaml(scenario.model_copy(update=neutral))
+
+
 def sweep_points(loaded: LoadedScenario) -> list[Point]:
     """Every point of the scenario's sweep; each combination's scenario is validated here, before anything runs.
 
@@ -136,9 +157,10 @@ def sweep_points(loaded: LoadedScenario) -> list[Point]:
         else:
             point_scenario = scenario
         text = point_scenario_yaml(point_scenario)
+        identity = point_identity_yaml(point_scenario)
         labels = {name: (d.labels or d.values)[i] for (name, d), i in zip(dims.items(), combo)}
         for trial in range(scenario.sweep.trials):
-            points.append(Point((*combo, trial), {**labels, "trial": trial}, text, trial))
+            points.append(Point((*combo, trial), {**labels, "trial": trial}, text, trial, identity))
     return points
 
 
@@ -190,11 +212,12 @@ class SweepRun:
     """What a sweep did: the combined results and how the points went."""
 
     results: xr.Dataset
-    reused: int
+    reused: int  # points found finished on disk (in this sweep's folder or, copied, from sweep.reuse)
     ran: int
     failed: int
     wall_time_s: float
     point_wall_times_s: list[float]
+    copied: int = 0  # of the reused points, those copied from the points of sweep.reuse
 
 
 #: How long to try to reach a Dask scheduler given by address, s.
@@ -271,6 +294,9 @@ def run_sweep(
         path = folder / point.file_name
         if path.exists():
             finished[point.index] = xr.load_dataset(path)
+    copied = copy_shared_points([p for p in points if p.index not in finished], scenario, folder)
+    for point in copied:
+        finished[point.index] = xr.load_dataset(folder / point.file_name)
     reused = len(finished)
     todo = [p for p in points if p.index not in finished]
     wall_times = [float(ds.attrs.get("point_wall_time_s", np.nan)) for ds in finished.values()]
@@ -288,7 +314,33 @@ def run_sweep(
                 if progress is not None:
                     progress(len(finished) + len(errors), len(points), point, error)
     results = combine_points(scenario, points, finished, errors)
-    return SweepRun(results, reused, len(todo) - len(errors), len(errors), _time.perf_counter() - started, wall_times)
+    return SweepRun(results, reused, len(todo) - len(errors), len(errors), _time.perf_counter() - started, wall_times, len(copied))
+
+
+def copy_shared_points(points: list[Point], scenario: Scenario, folder: Path) -> list[Point]:
+    """Copy into ``folder`` the finished points of the sweeps in ``sweep.reuse`` that match ``points``; those copied.
+
+    A point matches a file of another sweep's points folder whose name ends
+    with the point's key (the same scenario but for name, description and
+    output, the same trial, the same msrc version). A results file named in
+    ``sweep.reuse`` whose points folder does not exist yet gives nothing.
+    """
+    copied = []
+    sources = [points_folder(Path(path)) for path in scenario.sweep.reuse]
+    sources = [source for source in sources if source.is_dir() and source.resolve() != folder.resolve()]
+    if not sources:
+        return copied
+    found: dict[str, Path] = {}
+    for source in sources:
+        for path in source.glob("*.nc"):
+            found.setdefault(path.stem.rsplit("_", 1)[-1], path)
+    for point in points:
+        path = found.get(point.key)
+        if path is not None:
+            with atomic_write(folder / point.file_name) as temporary:
+                shutil.copyfile(path, temporary)
+            copied.append(point)
+    return copied
 
 
 def combine_points(
