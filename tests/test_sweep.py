@@ -402,3 +402,21 @@ def test_a_sweep_copies_the_matching_points_of_another_sweep(baselines_file, bas
     done = run_msrc("solve", str(nowhere), "-o", str(tmp_path / "nowhere.nc"), "--set", "sweep.trials=1")
     assert done.returncode == 0, done.stderr
     assert "(none yet)" in done.stdout and "2 points run, 0 reused" in done.stdout
+
+
+def test_a_damaged_point_of_another_sweep_is_not_copied(baselines_file, baselines_embedded, tmp_path):
+    """A point file of the other sweep that does not open is left alone: the point runs, and the sweep completes."""
+    source = tmp_path / "source.nc"
+    folder = points_folder(source)
+    folder.mkdir()
+    originals = sorted(points_folder(baselines_embedded).glob("*.nc"))
+    for path in originals:
+        (folder / path.name).write_bytes(path.read_bytes())
+    (folder / originals[0].name).write_bytes(b"CDF\x01 truncated")
+    other = tmp_path / "other.yaml"
+    other.write_text(BASELINES_YAML.replace("  workers: 2\n", f"  workers: 2\n  reuse: [{source}]\n"))
+    out = tmp_path / "other.nc"
+    done = run_msrc("solve", str(other), "-o", str(out))
+    assert done.returncode == 0, done.stderr
+    assert "1 points run, 3 reused from disk, 0 failed" in done.stdout
+    xr.testing.assert_identical(read_netcdf(out)[1].survival_time, read_netcdf(baselines_embedded)[1].survival_time)

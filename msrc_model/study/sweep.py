@@ -14,7 +14,8 @@ so remote workers need no shared disk). A point file's name carries a hash
 of what decides the point's results: its complete scenario but for the
 name, the description and the output path (:func:`point_identity_yaml`),
 its trial index and the msrc version, so a changed scenario never reuses
-stale points. Running the same command again reads the points
+stale points. A change of the code within one msrc version is not in the
+key: after changing what a point computes, start from an empty points folder. Running the same command again reads the points
 already on disk and runs only the missing ones: the final file is the same,
 byte for byte, as that of an uninterrupted run, because a point's results do
 not depend on when, where or in which order it ran (the solvers stop at work
@@ -336,11 +337,20 @@ def copy_shared_points(points: list[Point], scenario: Scenario, folder: Path) ->
             found.setdefault(path.stem.rsplit("_", 1)[-1], path)
     for point in points:
         path = found.get(point.key)
-        if path is not None:
+        if path is not None and _readable(path):
             with atomic_write(folder / point.file_name) as temporary:
                 shutil.copyfile(path, temporary)
             copied.append(point)
     return copied
+
+
+def _readable(path: Path) -> bool:
+    """Whether ``path`` opens as a point file (a damaged file of another sweep is left there, and the point is run)."""
+    try:
+        xr.load_dataset(path).close()
+    except (OSError, ValueError, RuntimeError):
+        return False
+    return True
 
 
 def combine_points(
