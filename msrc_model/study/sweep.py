@@ -15,8 +15,8 @@ of what decides the point's results: its complete scenario but for the
 name, the description and the output path (:func:`point_identity_yaml`),
 its trial index and the msrc version, so a changed scenario never reuses
 stale points. A change of the code within one msrc version is not in the
-key: after changing what a point computes, start from an empty points folder. Running the same command again reads the points
-already on disk and runs only the missing ones: the final file is the same,
+key: after changing what a point computes, start from an empty points
+folder. Running the same command again reads the points already on disk and runs only the missing ones: the final file is the same,
 byte for byte, as that of an uninterrupted run, because a point's results do
 not depend on when, where or in which order it ran (the solvers stop at work
 limits, not clock limits, and run single-threaded).
@@ -296,8 +296,7 @@ def run_sweep(
         if path.exists():
             finished[point.index] = xr.load_dataset(path)
     copied = copy_shared_points([p for p in points if p.index not in finished], scenario, folder)
-    for point in copied:
-        finished[point.index] = xr.load_dataset(folder / point.file_name)
+    finished.update(copied)
     reused = len(finished)
     todo = [p for p in points if p.index not in finished]
     wall_times = [float(ds.attrs.get("point_wall_time_s", np.nan)) for ds in finished.values()]
@@ -318,15 +317,16 @@ def run_sweep(
     return SweepRun(results, reused, len(todo) - len(errors), len(errors), _time.perf_counter() - started, wall_times, len(copied))
 
 
-def copy_shared_points(points: list[Point], scenario: Scenario, folder: Path) -> list[Point]:
-    """Copy into ``folder`` the finished points of the sweeps in ``sweep.reuse`` that match ``points``; those copied.
+def copy_shared_points(points: list[Point], scenario: Scenario, folder: Path) -> dict[tuple[int, ...], xr.Dataset]:
+    """Copy into ``folder`` the finished points of the sweeps in ``sweep.reuse`` that match ``points``; point index -> its data.
 
     A point matches a file of another sweep's points folder whose name ends
     with the point's key (the same scenario but for name, description and
     output, the same trial, the same msrc version). A results file named in
-    ``sweep.reuse`` whose points folder does not exist yet gives nothing.
+    ``sweep.reuse`` whose points folder does not exist yet gives nothing; a
+    file that does not open is left there, and its point is run.
     """
-    copied = []
+    copied: dict[tuple[int, ...], xr.Dataset] = {}
     sources = [points_folder(Path(path)) for path in scenario.sweep.reuse]
     sources = [source for source in sources if source.is_dir() and source.resolve() != folder.resolve()]
     if not sources:
@@ -337,20 +337,16 @@ def copy_shared_points(points: list[Point], scenario: Scenario, folder: Path) ->
             found.setdefault(path.stem.rsplit("_", 1)[-1], path)
     for point in points:
         path = found.get(point.key)
-        if path is not None and _readable(path):
-            with atomic_write(folder / point.file_name) as temporary:
-                shutil.copyfile(path, temporary)
-            copied.append(point)
+        if path is None:
+            continue
+        try:
+            data = xr.load_dataset(path)
+        except (OSError, ValueError, RuntimeError):  # damaged: not copied
+            continue
+        with atomic_write(folder / point.file_name) as temporary:
+            shutil.copyfile(path, temporary)
+        copied[point.index] = data
     return copied
-
-
-def _readable(path: Path) -> bool:
-    """Whether ``path`` opens as a point file (a damaged file of another sweep is left there, and the point is run)."""
-    try:
-        xr.load_dataset(path).close()
-    except (OSError, ValueError, RuntimeError):
-        return False
-    return True
 
 
 def combine_points(
