@@ -7,8 +7,8 @@ Run from the repository root::
     python benchmarks/bench_sweep.py --run --trials 2 --workers 1 2   # the same sweep on 1, then 2 workers
 
 The full study is ``msrc solve models/paper.yaml`` (150 points on 2 local worker
-processes; target: under 30 minutes on 2 cores). Its wall time is printed by the
-command itself; this script reports, from the point files, the per-point wall
+processes; target: 15 minutes on 2 cores, not met, see docs/performance.md). Its wall
+time is printed by the command itself; this script reports, from the point files, the per-point wall
 time by load and, where the point files record it, the split between the
 strategies and the controller's solver calls.
 """
