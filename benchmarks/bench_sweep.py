@@ -7,10 +7,11 @@ Run from the repository root::
     python benchmarks/bench_sweep.py --run --trials 2 --workers 1 2   # the same sweep on 1, then 2 workers
 
 The full study is ``msrc solve models/paper.yaml`` (150 points on 2 local worker
-processes; target: 15 minutes on 2 cores, not met, see docs/performance.md). Its wall
-time is printed by the command itself; this script reports, from the point files, the per-point wall
-time by load and, where the point files record it, the split between the
-strategies and the controller's solver calls.
+processes; target: 15 minutes on 2 cores, not met, see docs/performance.md). Its
+wall time is printed by the command itself; this script reports, from the point
+files, the per-point wall time by load and, where the point files record it, the
+split between the strategies and the controller's solver calls, and the failed
+solves the controller fell back from, by strategy and stage.
 """
 
 from __future__ import annotations
@@ -49,6 +50,27 @@ def describe_points(folder: Path, workers: int = 2) -> None:
                 line += f"; {key.removesuffix('_s')} median {np.nanmedian(values):.1f} s"
         print(line)
     print(f"all {len(files)} points: {total:.0f} s of worker time ({total / workers / 60:.1f} min on {workers} workers)")
+    describe_fallbacks(files)
+
+
+def describe_fallbacks(files: list[Path]) -> None:
+    """The failed solves the controller fell back from, by strategy and stage, from the point files that list them."""
+    from msrc_model.study.sweep import SOLVER_EVENTS_ATTR, SOLVER_EVENTS_SEPARATOR
+
+    counts: dict[str, int] = defaultdict(int)
+    points_with = unrecorded = 0
+    for path in files:
+        data = xr.load_dataset(path)
+        if SOLVER_EVENTS_ATTR not in data.attrs:
+            unrecorded += int("solver_fallbacks" in data and float(data.solver_fallbacks.sum()) > 0)
+            continue
+        events = [e for e in str(data.attrs[SOLVER_EVENTS_ATTR]).split(SOLVER_EVENTS_SEPARATOR) if e]
+        points_with += bool(events)
+        for event in events:
+            counts[" ".join(event.split(" ")[:2])] += 1  # "<strategy> <stage>"
+    listed = ", ".join(f"{key} {n}" for key, n in sorted(counts.items())) or "none"
+    print(f"solver fallbacks: {listed} (in {points_with} points)"
+          + (f"; {unrecorded} points with fallbacks written before the events were kept" if unrecorded else ""))
 
 
 def main() -> None:

@@ -393,6 +393,8 @@ def _sweep(loaded, target: Path, scheduler: str | None, workers: int | None, con
         write_netcdf(target, results=run.results, attrs=attrs)
     except OSError as exc:
         _fail([Issue(str(target), "--output", f"cannot write: {exc.strerror or exc}")])
+    for path in run.damaged:
+        typer.echo(f"warning: point file {path.with_suffix('')} did not open: kept as {path.name}, its point run again", err=True)
     times = np.asarray(run.point_wall_times_s, dtype=float)
     typer.echo(
         f"{run.ran} points run, {run.reused} reused from disk, {run.failed} failed; wall time {run.wall_time_s:.0f} s"
@@ -489,16 +491,28 @@ def _scenario_text(loaded) -> str:
 
 def _print_sweep_summary(results) -> None:
     """Mean +- 95 % CI of the headline metrics, one row per combination and strategy."""
+    from .study.statistics import critical_service_or_run_length, trial_statistics
+
     dims = [d for d in results.survival_time_mean.dims if d != "strategy"]
     stacked = results[["survival_time_mean", "survival_time_ci95", "service_continuity_mean", "ev_utilisation_mean"]]
+    if "critical_service_time" in results:  # runs that never lost critical service count the run length (a lower bound)
+        critical = critical_service_or_run_length(results)
+        stacked["critical_mean"], stacked["critical_ci95"], _ = trial_statistics(critical)
+        stacked["critical_never_lost"] = (results.critical_service_time.isnull() & critical.notnull()).sum("trial")
     frame = stacked.to_dataframe().reset_index()
     for _, row in frame.iterrows():
         where = " ".join(f"{d}={row[d]}" for d in dims)
         ev = row["ev_utilisation_mean"]
         ev_text = f"{ev:.1%}" if np.isfinite(ev) else "-"  # no EV energy to use: no utilisation, as in a single run's table
+        critical_text = ""
+        if "critical_mean" in row:
+            never = int(row["critical_never_lost"])
+            critical_text = f", critical service {row['critical_mean']:.2f} +- {np.nan_to_num(row['critical_ci95']):.2f} h" + (
+                f" ({never} never lost: counted at the run length)" if never else ""
+            )
         typer.echo(
-            f"  {where:24} {row['strategy']:12} T_surv {row['survival_time_mean']:.2f} +- {row['survival_time_ci95']:.2f} h, "
-            f"continuity {row['service_continuity_mean']:.1%}, EV utilisation {ev_text}"
+            f"  {where:24} {row['strategy']:12} T_surv {row['survival_time_mean']:.2f} +- {row['survival_time_ci95']:.2f} h"
+            f"{critical_text}, continuity {row['service_continuity_mean']:.1%}, EV utilisation {ev_text}"
         )
     if "survival_time_difference_mean" not in results:
         return

@@ -22,7 +22,9 @@ from msrc_model.config.errors import ScenarioError
 from msrc_model.config.loader import load_scenario
 from msrc_model.files.netcdf import read_netcdf
 from msrc_model.study.statistics import add_statistics
-from msrc_model.study.sweep import combine_points, points_folder, run_point, run_sweep, sweep_points
+from msrc_model.study.sweep import (
+    DAMAGED_SUFFIX, SOLVER_EVENTS_ATTR, combine_points, points_folder, run_point, run_sweep, solver_events_text, sweep_points,
+)
 
 # 7 sites, 100 users, 15 min: a point takes about 5 s, nearly all of it the msrc controller's
 SWEEP_YAML = f"""\
@@ -137,6 +139,13 @@ def test_sweep_results_have_sweep_dimensions_and_statistics(embedded):
     assert results.served_share_table3.dims == ("load", "trial", "strategy", "class")
     assert results.battery_energy_average.dims[:3] == ("load", "trial", "strategy")
     assert (results.point_error == "").all()
+    fallbacks = results.solver_fallbacks.sum("strategy")
+    assert ((results.point_solver_events == "") == (fallbacks == 0)).all()  # an event listed for every fallback, none without
+    critical = results.critical_service_time
+    filled = results.critical_service_time_or_run_length
+    assert filled.attrs["units"] == "h"
+    assert (filled.where(critical.notnull()) == critical).sum() == critical.notnull().sum()  # a time it lost critical service: kept
+    assert (filled.where(critical.isnull()) == 0.25).sum() == critical.isnull().sum()  # never lost: the run length, 0.25 h
     values = results.service_continuity.sel(load="heavy", strategy="msrc").values
     mean = values.mean()
     half = stats.t.ppf(0.975, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values))
@@ -324,6 +333,34 @@ def test_show_of_a_sweep_prints_means_and_intervals(embedded):
     _, results, _ = read_netcdf(embedded)
     mean = float(results.survival_time_mean.sel(load="heavy", strategy="msrc"))
     assert "load=heavy" in done.stdout and f"T_surv {mean:.2f} +-" in done.stdout
+    critical = float(results.critical_service_time_or_run_length_mean.sel(load="heavy", strategy="msrc"))
+    assert f"critical service {critical:.2f} +-" in done.stdout
+
+
+def test_show_counts_a_run_that_never_lost_critical_service_at_the_run_length(tmp_path):
+    from msrc_model.files.netcdf import write_netcdf
+
+    critical = np.array([[[1.0, 2.0], [np.nan, 3.0], [np.nan, np.nan]]])  # load, trial, strategy
+    sweep = xr.Dataset(
+        {
+            "survival_time": (("load", "trial", "strategy"), np.ones_like(critical), {"units": "h"}),
+            "critical_service_time": (("load", "trial", "strategy"), critical, {"units": "h"}),
+            "service_continuity": (("load", "trial", "strategy"), np.ones_like(critical)),
+            "ev_utilisation": (("load", "trial", "strategy"), np.ones_like(critical)),
+            "point_error": (("load", "trial"), np.array([["", "", "solver crashed"]], dtype=object)),
+        },
+        coords={"load": ["medium"], "trial": [0, 1, 2], "strategy": ["static", "msrc"]},
+        attrs={"max_duration_h": 6.0},
+    )
+    path = write_netcdf(tmp_path / "sweep.nc", results=add_statistics(sweep))
+    done = run_msrc("show", str(path))
+    assert done.returncode == 0, done.stderr
+    static = next(line for line in done.stdout.splitlines() if " static " in line)
+    msrc = next(line for line in done.stdout.splitlines() if " msrc " in line)
+    # static: 1 h and 6 h (never lost; the failed trial left out); msrc: 2 h and 3 h, none never lost
+    half = stats.t.ppf(0.975, 1) * np.std([1.0, 6.0], ddof=1) / np.sqrt(2)
+    assert f"critical service 3.50 +- {half:.2f} h (1 never lost: counted at the run length)" in static
+    assert "critical service 2.50 +-" in msrc and "never lost" not in msrc
 
 
 def test_plot_of_a_sweep_draws_fig2_with_bands_and_table2_bars(embedded, tmp_path):
@@ -420,3 +457,59 @@ def test_a_damaged_point_of_another_sweep_is_not_copied(baselines_file, baseline
     assert done.returncode == 0, done.stderr
     assert "1 points run, 3 reused from disk, 0 failed" in done.stdout
     xr.testing.assert_identical(read_netcdf(out)[1].survival_time, read_netcdf(baselines_embedded)[1].survival_time)
+
+
+def test_a_damaged_point_of_this_sweep_is_kept_aside_and_run_again(baselines_file, baselines_embedded, tmp_path):
+    """A point file of the sweep's own folder that does not open (truncated; NetCDF without a point) is renamed, not lost, and rerun."""
+    out = tmp_path / "own.nc"
+    folder = points_folder(out)
+    folder.mkdir()
+    originals = sorted(points_folder(baselines_embedded).glob("*.nc"))
+    for path in originals:
+        (folder / path.name).write_bytes(path.read_bytes())
+    truncated, empty = folder / originals[0].name, folder / originals[1].name
+    truncated.write_bytes(b"CDF\x01 truncated")
+    xr.Dataset({"other": ((), 1.0)}).to_netcdf(empty)
+    empty_bytes = empty.read_bytes()
+    done = run_msrc("solve", str(baselines_file), "-o", str(out))
+    assert done.returncode == 0, done.stderr
+    assert "2 points run, 2 reused from disk, 0 failed" in done.stdout
+    assert f"kept as {truncated.name}{DAMAGED_SUFFIX}, its point run again" in done.stderr
+    assert (folder / (truncated.name + DAMAGED_SUFFIX)).read_bytes() == b"CDF\x01 truncated"
+    assert (folder / (empty.name + DAMAGED_SUFFIX)).read_bytes() == empty_bytes
+    for path in (truncated, empty):  # the rerun point's own file again
+        assert "survival_time" in xr.load_dataset(path)
+    assert digest(out) == digest(baselines_embedded)
+
+
+def test_a_points_failed_solves_are_listed_in_the_combined_results(sweep_file):
+    """Each point's fallbacks, by strategy, stage, time and solver status; a point file of before they were kept says so."""
+    events = xr.Dataset(
+        {
+            "solver_event_strategy": ("solver_event", np.array(["msrc", "msrc"], dtype=object)),
+            "solver_event_stage": ("solver_event", np.array(["stage1", "stage2"], dtype=object)),
+            "solver_event_time": ("solver_event", [1800.0, 5400.0]),
+            "solver_event_reason": ("solver_event", np.array(["time limit reached", "infeasible"], dtype=object)),
+        }
+    )
+    text = solver_events_text(events)
+    assert text == "msrc stage1 at 0.5000 h: time limit reached; msrc stage2 at 1.5000 h: infeasible"
+    assert solver_events_text(events.isel(solver_event=slice(0, 0))) == ""
+    loaded = load_scenario(sweep_file)
+    points = sweep_points(loaded)
+
+    def point(fallbacks: float, attrs: dict) -> xr.Dataset:
+        metrics = {"survival_time": ("strategy", [1.0, 2.0]), "solver_fallbacks": ("strategy", [0.0, fallbacks])}
+        return xr.Dataset(metrics, coords={"strategy": ["static", "msrc"]}, attrs=attrs)
+
+    finished = {
+        points[0].index: point(2.0, {SOLVER_EVENTS_ATTR: text}),
+        points[1].index: point(1.0, {}),  # written before the events were kept
+        points[2].index: point(0.0, {}),
+    }
+    combined = combine_points(loaded.scenario, points, finished, {points[3].index: "simulated failure"})
+    listed = combined.point_solver_events
+    assert str(listed[points[0].index].values) == text
+    assert str(listed[points[1].index].values) == "not recorded in this point file"
+    assert str(listed[points[2].index].values) == ""
+    assert str(listed[points[3].index].values) == ""

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from msrc_model.study.plots import critical_service_or_run_length, sweep_axis_values, sweep_cells, write_sweep_plots
-from msrc_model.study.statistics import add_paired_statistics, add_statistics
+from msrc_model.study.plots import sweep_axis_values, sweep_cells, write_sweep_plots
+from msrc_model.study.statistics import add_paired_statistics, add_statistics, critical_service_or_run_length
 
 
 def two_key_sweep(loads: list[str], batteries: tuple = (10, 20, 40)) -> xr.Dataset:

@@ -22,6 +22,7 @@ import xarray as xr
 from ..files.atomic import atomic_write
 from ..physics import MODE_NAMES
 from ..simulation.metrics import TABLE3_TIME_H
+from .statistics import critical_service_or_run_length
 from .sweep import safe_label
 
 MODE_COLOURS = ["#4c72b0", "#55a868", "#dd8452", "#8172b3", "#222222"]  # normal, helping, assisted, sleep, dark
@@ -195,16 +196,6 @@ def plot_sweep_battery_energy(results: xr.Dataset, path: Path) -> Path:
     _save(fig, path, 120)
     plt.close(fig)
     return path
-
-
-def critical_service_or_run_length(results: xr.Dataset) -> xr.DataArray:
-    """``critical_service_time`` (h) with a run that never lost critical service at the run length (a lower bound, as a censored T_surv); a failed point stays NaN."""
-    values = results.critical_service_time
-    duration = float(results.attrs.get("max_duration_h", np.nan))
-    if not np.isfinite(duration):
-        return values
-    failed = (results.point_error != "").broadcast_like(values) if "point_error" in results else xr.zeros_like(values, dtype=bool)
-    return values.where(values.notnull() | failed, duration)
 
 
 def plot_sensitivity(results: xr.Dataset, dim: str, path: Path, fixed: dict | None = None) -> Path:

@@ -35,6 +35,25 @@ import xarray as xr
 TIE_TOLERANCE_H = 1e-6  # h: T_surv are multiples of the 30-s step; closer than this they are equal
 
 
+def critical_service_or_run_length(results: xr.Dataset, duration_h: float | None = None) -> xr.DataArray:
+    """``critical_service_time`` (h) with a run that never lost critical service at the run length; a failed point stays NaN.
+
+    A run that never lost critical service has ``critical_service_time`` NaN, so its mean
+    leaves such runs out and understates how long critical service lasted; counting the
+    run length instead gives a lower bound, as a censored T_surv does. ``duration_h`` is
+    the run length (default: the ``max_duration_h`` attribute; unknown: nothing is filled).
+    """
+    values = results.critical_service_time
+    duration = float(results.attrs.get("max_duration_h", np.nan) if duration_h is None else duration_h)
+    if not np.isfinite(duration):
+        return values
+    failed = (results.point_error != "").broadcast_like(values) if "point_error" in results else xr.zeros_like(values, dtype=bool)
+    filled = values.where(values.notnull() | failed, duration)
+    return filled.assign_attrs(
+        units="h", long_name="first time a critical class falls below its QoS target; the run length where it never did (a lower bound)"
+    )
+
+
 def trial_statistics(values: xr.DataArray, dim: str = "trial", level: float = 0.95) -> tuple[xr.DataArray, xr.DataArray, xr.DataArray]:
     """Mean over ``dim`` (NaN skipped), the half-width of its ``level`` Student-t interval (NaN below 2 values), and the count."""
     from scipy import stats

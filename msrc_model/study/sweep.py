@@ -16,10 +16,13 @@ name, the description and the output path (:func:`point_identity_yaml`),
 its trial index and the msrc version, so a changed scenario never reuses
 stale points. A change of the code within one msrc version is not in the
 key: after changing what a point computes, start from an empty points
-folder. Running the same command again reads the points already on disk and runs only the missing ones: the final file is the same,
-byte for byte, as that of an uninterrupted run, because a point's results do
-not depend on when, where or in which order it ran (the solvers stop at work
-limits, not clock limits, and run single-threaded).
+folder. Running the same command again reads the points already on disk
+and runs only the missing ones: the final file is the same, byte for byte,
+as that of an uninterrupted run, because a point's results do not depend on
+when, where or in which order it ran (the solvers stop at work limits, not
+clock limits, and run single-threaded). A point file that does not open
+(damaged outside msrc: msrc writes them atomically) is renamed
+``*.nc.damaged``, kept, and its point runs again.
 
 **Sharing points between sweeps.** ``sweep.reuse`` names the results files
 of other sweeps; a point of this sweep whose hash matches a finished point in
@@ -47,7 +50,7 @@ import json
 import shutil
 import time as _time
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -57,7 +60,7 @@ import xarray as xr
 from ..config.loader import LoadedScenario, load_scenario, scenario_to_yaml
 from ..files.atomic import atomic_write
 from ..config.scenario import Scenario
-from .statistics import add_paired_statistics, add_statistics
+from .statistics import add_paired_statistics, add_statistics, critical_service_or_run_length
 
 # per-point metrics kept in a sweep: (variable, dims besides strategy)
 POINT_METRICS = (
@@ -186,7 +189,11 @@ def run_point(scenario_yaml: str, trial: int) -> xr.Dataset:
     for name, source, long_name in POINT_SERIES:
         point[name] = results[source].mean("site").assign_attrs(units=results[source].attrs.get("units", ""), long_name=long_name)
     point = point.drop_vars([c for c in point.coords if c not in ("strategy", "class", "time")])
-    point.attrs = {"point_wall_time_s": float(_time.perf_counter() - started), "trial": int(trial)}
+    point.attrs = {
+        "point_wall_time_s": float(_time.perf_counter() - started),
+        "trial": int(trial),
+        SOLVER_EVENTS_ATTR: solver_events_text(results),
+    }
     # where the time went (kept in the point file only: wall times are not reproducible)
     for strategy in results.strategy.values:
         point.attrs[f"run_time_{strategy}_s"] = float(results.run_time.sel(strategy=strategy))
@@ -198,9 +205,41 @@ def run_point(scenario_yaml: str, trial: int) -> xr.Dataset:
     return point
 
 
+#: Point-file attribute listing the failed solves the controller fell back from (reproducible: no wall times).
+SOLVER_EVENTS_ATTR = "solver_events"
+#: Event separator in that attribute and in the combined ``point_solver_events``.
+SOLVER_EVENTS_SEPARATOR = "; "
+
+
+def solver_events_text(results: xr.Dataset) -> str:
+    """A run's failed solves, one ``<strategy> <stage> at <h> h: <solver status>`` each, in run order; empty: none."""
+    if "solver_event_stage" not in results or results.sizes.get("solver_event", 0) == 0:
+        return ""
+    return SOLVER_EVENTS_SEPARATOR.join(
+        f"{strategy} {stage} at {time_s / 3600.0:.4f} h: {reason}"
+        for strategy, stage, time_s, reason in zip(
+            results.solver_event_strategy.values, results.solver_event_stage.values,
+            results.solver_event_time.values, results.solver_event_reason.values,
+        )
+    )
+
+
 def _write_atomic(dataset: xr.Dataset, path: Path) -> None:
     with atomic_write(path) as temporary:
         dataset.to_netcdf(temporary, engine="netcdf4")
+
+
+#: Suffix a point file of this sweep's own folder gets when it does not open (it is kept, and the point runs again).
+DAMAGED_SUFFIX = ".damaged"
+
+
+def load_point(path: Path) -> xr.Dataset | None:
+    """A finished point's data from its file; None when the file does not open as a point (truncated, not NetCDF, no T_surv)."""
+    try:
+        data = xr.load_dataset(path)
+    except (OSError, ValueError, RuntimeError):
+        return None
+    return data if "survival_time" in data else None
 
 
 def points_folder(output: Path) -> Path:
@@ -219,6 +258,7 @@ class SweepRun:
     wall_time_s: float
     point_wall_times_s: list[float]
     copied: int = 0  # of the reused points, those copied from the points of sweep.reuse
+    damaged: list[Path] = field(default_factory=list)  # this sweep's point files that did not open, renamed (*.damaged) and run again
 
 
 #: How long to try to reach a Dask scheduler given by address, s.
@@ -291,10 +331,18 @@ def run_sweep(
     folder = points_folder(output)
     finished: dict[tuple[int, ...], xr.Dataset] = {}
     errors: dict[tuple[int, ...], str] = {}
+    damaged: list[Path] = []
     for point in points:
         path = folder / point.file_name
-        if path.exists():
-            finished[point.index] = xr.load_dataset(path)
+        if not path.exists():
+            continue
+        data = load_point(path)
+        if data is None:  # kept aside, not deleted: the point runs again and its new file takes the name
+            aside = path.with_name(path.name + DAMAGED_SUFFIX)
+            path.replace(aside)
+            damaged.append(aside)
+        else:
+            finished[point.index] = data
     copied = copy_shared_points([p for p in points if p.index not in finished], scenario, folder)
     finished.update(copied)
     reused = len(finished)
@@ -314,7 +362,9 @@ def run_sweep(
                 if progress is not None:
                     progress(len(finished) + len(errors), len(points), point, error)
     results = combine_points(scenario, points, finished, errors)
-    return SweepRun(results, reused, len(todo) - len(errors), len(errors), _time.perf_counter() - started, wall_times, len(copied))
+    return SweepRun(
+        results, reused, len(todo) - len(errors), len(errors), _time.perf_counter() - started, wall_times, len(copied), damaged
+    )
 
 
 def copy_shared_points(points: list[Point], scenario: Scenario, folder: Path) -> dict[tuple[int, ...], xr.Dataset]:
@@ -339,9 +389,8 @@ def copy_shared_points(points: list[Point], scenario: Scenario, folder: Path) ->
         path = found.get(point.key)
         if path is None:
             continue
-        try:
-            data = xr.load_dataset(path)
-        except (OSError, ValueError, RuntimeError):  # damaged: not copied
+        data = load_point(path)
+        if data is None:  # damaged: not copied
             continue
         with atomic_write(folder / point.file_name) as temporary:
             shutil.copyfile(path, temporary)
@@ -371,6 +420,17 @@ def combine_points(
     for index, message in errors.items():
         error_text[index] = message
     combined["point_error"] = (tuple(dims), error_text, {"long_name": "error of a point that failed (empty: it ran)"})
+    events = np.full(shape, "", dtype=object)
+    for index, ds in finished.items():
+        if SOLVER_EVENTS_ATTR in ds.attrs:
+            events[index] = str(ds.attrs[SOLVER_EVENTS_ATTR])
+        elif "solver_fallbacks" in ds and float(ds.solver_fallbacks.sum()) > 0:  # a point file written before they were kept
+            events[index] = "not recorded in this point file"
+    combined["point_solver_events"] = (
+        tuple(dims), events,
+        {"long_name": "failed solves the controller fell back from in the point, '<strategy> <stage> at <h> h: <solver status>', "
+                      f"separated by '{SOLVER_EVENTS_SEPARATOR}' (empty: none)"},
+    )
     if template is not None:
         combined = combined.assign_coords({c: template[c] for c in template.coords})
         for name, variable in template.data_vars.items():
@@ -378,6 +438,8 @@ def combine_points(
             for index, ds in finished.items():
                 values[index] = ds[name].values
             combined[name] = ((*dims, *variable.dims), values, dict(variable.attrs))
+        if "critical_service_time" in combined:  # its mean leaves out the runs that never lost critical service; this one counts them
+            combined["critical_service_time_or_run_length"] = critical_service_or_run_length(combined, scenario.controller.max_duration_h)
         combined = add_paired_statistics(add_statistics(combined))
     combined.attrs.update(
         {
