@@ -142,6 +142,49 @@ def test_no_user_is_left_off_the_network_where_its_best_server_covers_it():
     assert (service.rate_mbps[emergency] >= world.demand[emergency] - 1e-9).all()
 
 
+def test_a_critical_user_the_rounding_left_unreachable_gets_a_carrier_back():
+    """The first decision on a 19-site medium-load realisation where rounding the LP's carriers at 1/2 switched off
+    the only carrier of its best server that reached an emergency user at the cell edge (a small share, a small
+    activation), keeping a band the neighbours drown there: the user lost service at once while static served it.
+    Every emergency and voice user the every-site-normal, every-carrier-on configuration serves at its minimum
+    rate gets it under msrc's first decision too."""
+    scenario = load_scenario(REPO / "models" / "msrc.yaml", ("power.scale=0.7698",)).scenario
+    world = World(build_inputs(scenario, trial=7))
+    controller = MSRCController(scenario)
+    controller.reset(world)
+    decision = controller.decide(_state_at_start(world))
+    everyone = np.full(world.n_site, NORMAL)
+    reference = world.serve(everyone, world.mode_carriers(everyone), world.best_server)
+    minimum = world.inputs.min_rate_mbps.values
+    critical = world.class_critical[world.user_class] & (minimum > 0) & (reference.rate_mbps >= minimum * (1 - 1e-9))
+    assert critical.sum() > 50
+    service = world.serve(decision.mode, decision.band_on, decision.user_site, decision.band_share)
+    assert (service.rate_mbps[critical] >= minimum[critical] * (1 - 1e-9)).all()
+    assert not decision.band_on.all()  # carriers are shed, so the rounding could drop one
+
+
+def test_keep_critical_carriers_gives_back_the_cheapest_lp_carrier_only_where_none_left_reaches():
+    """Three users on two sites of two bands: a critical user whose LP carriers were all rounded off and whom the
+    kept band does not reach gets its cheapest LP carrier back; one the kept band reaches, and a non-critical
+    user, get nothing."""
+    on = np.array([[True, False], [True, False]])  # (site, band): band 0 kept at both sites
+    pair_user = np.array([0, 1, 2])
+    pair_site = np.array([0, 1, 1])
+    share = np.array([[0.0, 0.2], [0.0, 0.1], [0.0, 0.3]])  # every LP share on band 1, rounded off
+    rates = np.array([[0.0, 5.0], [2.0, 5.0], [0.0, 5.0]])  # user 0 and 2 unreachable on band 0; user 1 reachable
+    critical = np.array([True, True, False])
+    cost = np.array([1.0, 0.5])
+    out = MSRCController.keep_critical_carriers(on, share, rates, pair_user, pair_site, critical, cost)
+    assert out.tolist() == [[True, True], [True, False]]  # only user 0's site gets band 1 back
+    assert on.tolist() == [[True, False], [True, False]]  # the input is not changed
+    both = np.array([[0.0, 0.2, 0.2]])  # one pair, three bands: the cheaper of the two LP carriers comes back
+    out = MSRCController.keep_critical_carriers(
+        np.array([[True, False, False]]), both, np.array([[0.0, 5.0, 5.0]]), np.array([0]), np.array([0]),
+        np.array([True]), np.array([0.3, 0.7, 0.3]),
+    )
+    assert out.tolist() == [[True, False, True]]
+
+
 def test_no_carrier_is_on_without_traffic_and_the_loop_never_diagnoses(monkeypatch):
     """On a heavy 7-site run: a carrier msrc has on carries traffic, except the one an idle awake site must keep
     (Eq. 24) and a helper's widest band (Eq. 5); the online loop never computes an infeasible subset, and

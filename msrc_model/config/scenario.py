@@ -461,7 +461,7 @@ class Controller(Section):
     )
     stage2_integer_carriers: bool = Field(
         False,
-        description="Stage-2 radio problem with integer carrier activation (a MILP, much slower). Off: carrier activation is continuous, as the paper's Stage 2 optimises continuous variables only; the LP's activations are rounded (on at 1/2 or more, at least one per awake site) and the LP is solved again with the carriers fixed. Either way a carrier no user has a share of is switched off.",
+        description="Stage-2 radio problem with integer carrier activation (a MILP, much slower). Off: carrier activation is continuous, as the paper's Stage 2 optimises continuous variables only; the LP's activations are rounded (on at 1/2 or more, at least one per awake site, and for an emergency or voice user the rounding left unreachable the cheapest carrier it was served on) and the LP is solved again with the carriers fixed, at the rates they give. Either way a carrier no user has a share of is switched off.",
     )
     stage2_solution_limit: int | None = Field(
         1,

@@ -62,7 +62,7 @@ from ..config.scenario import Scenario
 from ..formulation import model_data, with_block_semantics
 from ..formulation.regions import Region, cluster_regions, select_region
 from ..formulation.site_level import site_level_data
-from ..physics import ASSISTED, DARK, HELPING, NORMAL, SLEEP, awake, needs_helper, peak_supply_kw, v2g_cost_scale_per_h
+from ..physics import ASSISTED, DARK, HELPING, NORMAL, SLEEP, awake, band_power_coefficients, needs_helper, peak_supply_kw, v2g_cost_scale_per_h
 from ..problems.solve import STARTED_MIP_OPTIONS, SolveReport, highs_options
 from ..problems.stages import DispatchProblem, RadioProblem, Stage1Problem, build_stage1
 from .simulator import Decision, SolverEvent, State, World
@@ -192,6 +192,8 @@ class MSRCController:
         self.band_on = np.ones((world.n_site, world.n_band), dtype=bool)
         self.carrier_cap = np.ones((world.n_site, world.n_band), dtype=bool)  # Stage 1's carrier set per site
         self.widest_band = int(np.argmax(inputs.band_reach_m.values))
+        active_kw, utilisation_kw, _ = band_power_coefficients(inputs)
+        self.carrier_cost_kw = (active_kw + utilisation_kw).values  # (band,) kW of a carrier on at full load (Eq. 2)
         self.band_share: np.ndarray | None = None
         self.dispatch_key: bytes | None = None
         self.ev_request = np.zeros(world.n_site)
@@ -605,7 +607,17 @@ class MSRCController:
                 )
             part.radio.set_state(fixed, part_coverage, part_rates, part_carriers)  # Stage 1's carrier set caps the carriers (Eq. 24)
             build = _time.perf_counter() - started
-            report, seconds = self._solve_radio(part, options, part_modes)
+
+            def exact_rates(on: np.ndarray) -> np.ndarray:
+                """(region pair, band) Mbit/s per share with the region's carriers ``on``: the Eq. 7 SINR of the carriers that will transmit."""
+                chosen = carriers.copy()  # the other regions' carriers as offered: the worst case of their choice
+                chosen[part.region.sites] = on
+                return self.stage2_rates(modes, chosen)[part.region.pairs]
+
+            def exact_state(on: np.ndarray) -> None:
+                part.radio.set_state(fixed, part_coverage, exact_rates(on), part_carriers)
+
+            report, seconds = self._solve_radio(part, options, part_modes, exact_rates, exact_state)
             return build, report, seconds
 
         call_started = _time.perf_counter()
@@ -654,11 +666,18 @@ class MSRCController:
         self.band_on = band_on
         self.user_site = self.placed(users, modes, band_on)
 
-    def _solve_radio(self, part: RegionSolver, options: dict, modes: np.ndarray) -> tuple[SolveReport, float]:
+    def _solve_radio(
+        self, part: RegionSolver, options: dict, modes: np.ndarray,
+        exact_rates: Callable[[np.ndarray], np.ndarray] | None = None, exact_state: Callable[[np.ndarray], None] | None = None,
+    ) -> tuple[SolveReport, float]:
         """Solve a region's radio problem from the state set; keep its decision on ``part``. Returns the report and the solve time (s).
 
         With continuous carriers (the default) the LP's activations are rounded and it is solved again with the
-        carriers fixed (exact carriers); both solves share the one safety-net clock of ``options``.
+        carriers fixed (exact carriers); both solves share the one safety-net clock of ``options``. Before the
+        second solve ``exact_state(on)`` sets the rates the rounded carriers give (``exact_rates(on)``): the first LP
+        counts every carrier it may switch on as interfering, so a cell-edge user can look unreachable to it (and
+        get no share, not even an SLA user's) although the carriers it keeps reach that user; and a critical user
+        the rounding leaves unreachable gets one carrier back (:meth:`keep_critical_carriers`).
         """
         problem = part.radio
         band_on = problem.block.variables["band_on"]
@@ -666,8 +685,16 @@ class MSRCController:
         report = problem.solve(options, write_back=False)  # the solution is read from HiGHS (problem.values)
         solve_time = report.solve_time_s
         if report.has_solution and not self.scenario.controller.stage2_integer_carriers:
-            (activation,) = problem.values("band_on")
+            activation, share = problem.values("band_on", "band_share")
             on = self.round_carriers(activation.isel(time=0).transpose("site", "band").values, modes)
+            if exact_rates is not None and exact_state is not None:
+                data = problem.block.data
+                on = self.keep_critical_carriers(
+                    on, share.isel(time=0).transpose("pair", "band").fillna(0.0).values, exact_rates(on),
+                    data.pair_user.values, data.pair_site.values, self.world.class_critical[self.world.user_class[part.region.users]],
+                    self.carrier_cost_kw,
+                )
+                exact_state(on)
             fixed_on = xr.DataArray(on[:, :, None].astype(float), dims=("site", "band", "time"), coords=band_on.upper.coords)
             band_on.update(lower=fixed_on, upper=fixed_on)
             report = problem.solve(with_time_left(options, clock), write_back=False)
@@ -727,6 +754,39 @@ class MSRCController:
     def round_carriers(self, activation: np.ndarray, modes: np.ndarray) -> np.ndarray:
         """(site, band) carriers on from the LP's activations: on at 1/2 or more, and every awake site its most active one."""
         return self._mode_minimum(activation >= 0.5, modes, activation) & self.world.mode_carriers(modes)
+
+    @staticmethod
+    def keep_critical_carriers(
+        on: np.ndarray, share: np.ndarray, rates: np.ndarray, pair_user: np.ndarray, pair_site: np.ndarray,
+        critical_user: np.ndarray, carrier_cost_kw: np.ndarray,
+    ) -> np.ndarray:
+        """``on`` (site, band) with one carrier back for each critical user the rounding left unreachable.
+
+        ``share`` (pair, band) is the first LP's band share chi; ``rates`` (pair, band) the Mbit/s per share
+        the rounded carriers ``on`` give (0 below Gamma_min); ``pair_user``, ``pair_site`` index the users and
+        sites of ``on``; ``critical_user`` (user,) marks the emergency and voice users; ``carrier_cost_kw``
+        (band,) ranks the carriers by the power they add.
+
+        Rounding at 1/2 can switch off the only carrier on which a cell-edge critical user clears Gamma_min (it
+        needs a small share of it, so its activation is small) while another band of its site, one the
+        neighbours' carriers drown at that user, stays on. A critical user the LP served (a share on some pair)
+        that no carrier left on reaches at any site the LP gave it a share at gets back the cheapest carrier
+        its LP shares were on. The static baseline never drops such a user at the start, and neither may Stage 2.
+        """
+        served = share > 1e-9  # (pair, band)
+        used_pair = served.any(axis=1) & critical_user[pair_user]
+        if not used_pair.any():
+            return on
+        reached = np.zeros(critical_user.size, dtype=bool)
+        np.logical_or.at(reached, pair_user[used_pair], ((rates[used_pair] > 0) & on[pair_site[used_pair]]).any(axis=1))
+        pair, band = np.nonzero(served & (used_pair & ~reached[pair_user])[:, None])
+        if pair.size == 0:
+            return on
+        order = np.lexsort((band, carrier_cost_kw[band], pair_user[pair]))  # per user, its cheapest LP carrier first
+        first = order[np.r_[True, np.diff(pair_user[pair][order]) != 0]]
+        on = on.copy()
+        on[pair_site[pair[first]], band[first]] = True
+        return on
 
     def trim_carriers(self, on: np.ndarray, modes: np.ndarray, users: np.ndarray, shares: np.ndarray) -> np.ndarray:
         """Switch off the carriers no user has a share of, keeping one per awake site (the widest it had on) and a helper's widest band."""
