@@ -480,6 +480,13 @@ def test_a_damaged_point_of_this_sweep_is_kept_aside_and_run_again(baselines_fil
     for path in (truncated, empty):  # the rerun point's own file again
         assert "survival_time" in xr.load_dataset(path)
     assert digest(out) == digest(baselines_embedded)
+    truncated.write_bytes(b"damaged again")  # a second damage keeps the first copy too
+    done = run_msrc("solve", str(baselines_file), "-o", str(out))
+    assert done.returncode == 0, done.stderr
+    assert "1 points run, 3 reused from disk, 0 failed" in done.stdout
+    assert (folder / (truncated.name + DAMAGED_SUFFIX)).read_bytes() == b"CDF\x01 truncated"
+    assert (folder / f"{truncated.name}{DAMAGED_SUFFIX}-1").read_bytes() == b"damaged again"
+    assert digest(out) == digest(baselines_embedded)
 
 
 def test_a_points_failed_solves_are_listed_in_the_combined_results(sweep_file):

@@ -22,7 +22,8 @@ as that of an uninterrupted run, because a point's results do not depend on
 when, where or in which order it ran (the solvers stop at work limits, not
 clock limits, and run single-threaded). A point file that does not open
 (damaged outside msrc: msrc writes them atomically) is renamed
-``*.nc.damaged``, kept, and its point runs again.
+``*.nc.damaged`` (``-1``, ``-2``, ... after an earlier one), kept, and its
+point runs again.
 
 **Sharing points between sweeps.** ``sweep.reuse`` names the results files
 of other sweeps; a point of this sweep whose hash matches a finished point in
@@ -339,6 +340,10 @@ def run_sweep(
         data = load_point(path)
         if data is None:  # kept aside, not deleted: the point runs again and its new file takes the name
             aside = path.with_name(path.name + DAMAGED_SUFFIX)
+            copies = 0
+            while aside.exists():  # an earlier damaged copy of the same point stays too
+                copies += 1
+                aside = path.with_name(f"{path.name}{DAMAGED_SUFFIX}-{copies}")
             path.replace(aside)
             damaged.append(aside)
         else:
