@@ -35,9 +35,13 @@ def describe_points(folder: Path, workers: int = 2) -> None:
     if not files:
         sys.exit(f"no point files in {folder}")
     by_load: dict[str, list[dict]] = defaultdict(list)
+    attributes: list[dict] = []
+    fallbacks: list[float] = []  # per point, in file order: its attributes and the failed solves its strategies fell back from
     for path in files:
-        attrs = dict(xr.load_dataset(path).attrs)
-        by_load[path.name.split("_trial=")[0]].append(attrs)
+        data = xr.load_dataset(path)
+        attributes.append(dict(data.attrs))
+        by_load[path.name.split("_trial=")[0]].append(attributes[-1])
+        fallbacks.append(float(data.solver_fallbacks.sum()) if "solver_fallbacks" in data else 0.0)
     total = 0.0
     for load, points in by_load.items():
         wall = np.array([p["point_wall_time_s"] for p in points])
@@ -50,21 +54,20 @@ def describe_points(folder: Path, workers: int = 2) -> None:
                 line += f"; {key.removesuffix('_s')} median {np.nanmedian(values):.1f} s"
         print(line)
     print(f"all {len(files)} points: {total:.0f} s of worker time ({total / workers / 60:.1f} min on {workers} workers)")
-    describe_fallbacks(files)
+    describe_fallbacks(attributes, fallbacks)
 
 
-def describe_fallbacks(files: list[Path]) -> None:
-    """The failed solves the controller fell back from, by strategy and stage, from the point files that list them."""
+def describe_fallbacks(attributes: list[dict], fallbacks: list[float]) -> None:
+    """The failed solves the controller fell back from, by strategy and stage, from the point files' attributes and fallback counts."""
     from msrc_model.study.sweep import SOLVER_EVENTS_ATTR, SOLVER_EVENTS_SEPARATOR
 
     counts: dict[str, int] = defaultdict(int)
     points_with = unrecorded = 0
-    for path in files:
-        data = xr.load_dataset(path)
-        if SOLVER_EVENTS_ATTR not in data.attrs:
-            unrecorded += int("solver_fallbacks" in data and float(data.solver_fallbacks.sum()) > 0)
+    for attrs, count in zip(attributes, fallbacks):
+        if SOLVER_EVENTS_ATTR not in attrs:
+            unrecorded += int(count > 0)
             continue
-        events = [e for e in str(data.attrs[SOLVER_EVENTS_ATTR]).split(SOLVER_EVENTS_SEPARATOR) if e]
+        events = [e for e in str(attrs[SOLVER_EVENTS_ATTR]).split(SOLVER_EVENTS_SEPARATOR) if e]
         points_with += bool(events)
         for event in events:
             counts[" ".join(event.split(" ")[:2])] += 1  # "<strategy> <stage>"
