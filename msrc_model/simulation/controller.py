@@ -614,8 +614,8 @@ class MSRCController:
                 chosen[part.region.sites] = on
                 return self.stage2_rates(modes, chosen)[part.region.pairs]
 
-            def exact_state(on: np.ndarray) -> None:
-                part.radio.set_state(fixed, part_coverage, exact_rates(on), part_carriers)
+            def exact_state(rates: np.ndarray) -> None:
+                part.radio.set_state(fixed, part_coverage, rates, part_carriers)
 
             report, seconds = self._solve_radio(part, options, part_modes, exact_rates, exact_state)
             return build, report, seconds
@@ -674,7 +674,7 @@ class MSRCController:
 
         With continuous carriers (the default) the LP's activations are rounded and it is solved again with the
         carriers fixed (exact carriers); both solves share the one safety-net clock of ``options``. Before the
-        second solve ``exact_state(on)`` sets the rates the rounded carriers give (``exact_rates(on)``): the first LP
+        second solve ``exact_state(rates)`` sets the rates the rounded carriers give (``exact_rates(on)``): the first LP
         counts every carrier it may switch on as interfering, so a cell-edge user can look unreachable to it (and
         get no share, not even an SLA user's) although the carriers it keeps reach that user; and a critical user
         the rounding leaves unreachable gets one carrier back (:meth:`keep_critical_carriers`).
@@ -689,12 +689,15 @@ class MSRCController:
             on = self.round_carriers(activation.isel(time=0).transpose("site", "band").values, modes)
             if exact_rates is not None and exact_state is not None:
                 data = problem.block.data
-                on = self.keep_critical_carriers(
-                    on, share.isel(time=0).transpose("pair", "band").fillna(0.0).values, exact_rates(on),
+                rates = exact_rates(on)
+                kept = self.keep_critical_carriers(
+                    on, share.isel(time=0).transpose("pair", "band").fillna(0.0).values, rates,
                     data.pair_user.values, data.pair_site.values, self.world.class_critical[self.world.user_class[part.region.users]],
                     self.carrier_cost_kw,
                 )
-                exact_state(on)
+                if kept is not on:  # a carrier given back transmits too: the rates again
+                    on, rates = kept, exact_rates(kept)
+                exact_state(rates)
             fixed_on = xr.DataArray(on[:, :, None].astype(float), dims=("site", "band", "time"), coords=band_on.upper.coords)
             band_on.update(lower=fixed_on, upper=fixed_on)
             report = problem.solve(with_time_left(options, clock), write_back=False)
