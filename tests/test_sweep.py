@@ -441,14 +441,20 @@ def test_a_sweep_copies_the_matching_points_of_another_sweep(baselines_file, bas
     assert "(none yet)" in done.stdout and "2 points run, 0 reused" in done.stdout
 
 
+def copy_points(results: Path, folder: Path) -> list[Path]:
+    """Copy the point files of the sweep that wrote ``results`` into a new ``folder``; the originals, sorted."""
+    folder.mkdir()
+    originals = sorted(points_folder(results).glob("*.nc"))
+    for path in originals:
+        (folder / path.name).write_bytes(path.read_bytes())
+    return originals
+
+
 def test_a_damaged_point_of_another_sweep_is_not_copied(baselines_file, baselines_embedded, tmp_path):
     """A point file of the other sweep that does not open is left alone: the point runs, and the sweep completes."""
     source = tmp_path / "source.nc"
     folder = points_folder(source)
-    folder.mkdir()
-    originals = sorted(points_folder(baselines_embedded).glob("*.nc"))
-    for path in originals:
-        (folder / path.name).write_bytes(path.read_bytes())
+    originals = copy_points(baselines_embedded, folder)
     (folder / originals[0].name).write_bytes(b"CDF\x01 truncated")
     other = tmp_path / "other.yaml"
     other.write_text(BASELINES_YAML.replace("  workers: 2\n", f"  workers: 2\n  reuse: [{source}]\n"))
@@ -463,10 +469,7 @@ def test_a_damaged_point_of_this_sweep_is_kept_aside_and_run_again(baselines_fil
     """A point file of the sweep's own folder that does not open (truncated; NetCDF without a point) is renamed, not lost, and rerun."""
     out = tmp_path / "own.nc"
     folder = points_folder(out)
-    folder.mkdir()
-    originals = sorted(points_folder(baselines_embedded).glob("*.nc"))
-    for path in originals:
-        (folder / path.name).write_bytes(path.read_bytes())
+    originals = copy_points(baselines_embedded, folder)
     truncated, empty = folder / originals[0].name, folder / originals[1].name
     truncated.write_bytes(b"CDF\x01 truncated")
     xr.Dataset({"other": ((), 1.0)}).to_netcdf(empty)
