@@ -4,17 +4,19 @@ Run from the repository root::
 
     python benchmarks/bench_captured_models.py capture DIR                # 4 h of models/msrc.yaml, msrc only
     python benchmarks/bench_captured_models.py capture DIR --hours 6 --set traffic.load=1.8
+    python benchmarks/bench_captured_models.py capture DIR --scenario models/city.yaml --hours 0.5
     python benchmarks/bench_captured_models.py compare DIR --kind stage1 \\
         --variant 'presolve off={"presolve": "off"}' --variant 'ints only=partial'
     python benchmarks/bench_captured_models.py compare DIR --kind radio \\
         --variant 'ipm={"solver": "ipm"}' --variant 'primal={"simplex_strategy": 4}'
 
 ``capture``
-    runs ``msrc solve`` (msrc only, ``--hours`` of the outage) in this process and
+    runs ``msrc solve`` on ``--scenario`` (default ``models/msrc.yaml``; msrc only,
+    ``--hours`` of the outage) in this process and
     writes, as MPS files with the options of the call, every Stage-1 branch and
-    bound started from the plan applied now (``stage1_NN.mps``, with its start
-    ``stage1_NN_start.npy``: one value per column) and every radio LP
-    (``radio_NN.mps``: the first LP of a call, then the one with the carriers
+    bound started from the plan applied now (``stage1_NNN.mps``, with its start
+    ``stage1_NNN_start.npy``: one value per column) and every radio LP
+    (``radio_NNN.mps``: the first LP of a call, then the one with the carriers
     fixed). Each is written as the controller is about to solve it.
 ``compare``
     solves every captured model of ``--kind`` in a fresh HiGHS object with the
@@ -34,6 +36,7 @@ import argparse
 import glob
 import json
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -42,13 +45,14 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 
 
-def capture(folder: Path, hours: float, overrides: list[str]) -> None:
-    """Run msrc on ``models/msrc.yaml`` and write each Stage-1 started MIP and radio LP it solves into ``folder``."""
+def capture(folder: Path, scenario: Path, hours: float, overrides: list[str]) -> None:
+    """Run msrc on ``scenario`` and write each Stage-1 started MIP and radio LP it solves into ``folder``."""
     from msrc_model.cli import app
     from msrc_model.problems import solve as solve_module
 
     folder.mkdir(parents=True, exist_ok=True)
     counts = {"stage1": 0, "radio": 0}
+    numbering = threading.Lock()  # regions may be solved in threads (controller.region_threads)
     original = solve_module.PersistentSolver.solve
 
     def capturing(self, options, start=None, cold_start=False, write_back=True):
@@ -57,17 +61,18 @@ def capture(folder: Path, hours: float, overrides: list[str]) -> None:
         if kind is not None:
             # the model as HiGHS will solve it: the pending updates passed on by a solve stopped at once
             original(self, {**options, "time_limit": 1e-9}, cold_start=cold_start, write_back=False)
-            stem = folder / f"{kind}_{counts[kind]:03d}"
+            with numbering:
+                stem = folder / f"{kind}_{counts[kind]:03d}"
+                counts[kind] += 1
             self.solver.solver_model.writeModel(f"{stem}.mps")
             Path(f"{stem}_options.json").write_text(json.dumps({k: v for k, v in options.items() if k != "time_limit"}))
             if start is not None:
                 np.save(f"{stem}_start.npy", np.asarray(start, dtype=float))
-            counts[kind] += 1
         return original(self, options, start=start, cold_start=cold_start, write_back=write_back)
 
     solve_module.PersistentSolver.solve = capturing
     arguments = [
-        "solve", str(REPO / "models" / "msrc.yaml"), "-o", str(folder / "run.nc"),
+        "solve", str(scenario), "-o", str(folder / "run.nc"),
         "--set", "run.strategies=[msrc]", "--set", f"controller.max_duration_h={hours}",
         *[arg for item in overrides for arg in ("--set", item)],
     ]
@@ -148,6 +153,7 @@ def main() -> None:
     commands = parser.add_subparsers(dest="command", required=True)
     grab = commands.add_parser("capture", help="run msrc and write the models it solves")
     grab.add_argument("folder", type=Path)
+    grab.add_argument("--scenario", type=Path, default=REPO / "models" / "msrc.yaml", help="scenario (default models/msrc.yaml)")
     grab.add_argument("--hours", type=float, default=4.0, help="outage hours to run (default 4)")
     grab.add_argument("--set", dest="overrides", action="append", default=[], help="scenario override (repeatable)")
     check = commands.add_parser("compare", help="solve the captured models with HiGHS option variants")
@@ -156,7 +162,7 @@ def main() -> None:
     check.add_argument("--variant", action="append", default=[], help="NAME=JSON of HiGHS options, or NAME=partial (Stage 1)")
     args = parser.parse_args()
     if args.command == "capture":
-        capture(args.folder, args.hours, args.overrides)
+        capture(args.folder, args.scenario, args.hours, args.overrides)
     else:
         compare(args.folder, args.kind, [parse_variant(text) for text in args.variant])
 
