@@ -47,8 +47,10 @@ sweep:
 
 # The sweep machinery (running on a remote scheduler, resuming a killed sweep, recording and retrying
 # failed points) does not depend on what a point simulates: those tests sweep only the two baselines,
-# whose points take about a second, and compare with the baselines' uninterrupted sweep.
-BASELINES_YAML = SWEEP_YAML + "run:\n  strategies: [independent, static]\n"
+# whose points take about a second, and compare with the baselines' uninterrupted sweep. One local
+# worker: starting a second worker process costs more than the second core saves on points this short
+# (the scheduler test runs them on two workers and checks the same file comes out).
+BASELINES_YAML = SWEEP_YAML.replace("  workers: 2\n", "  workers: 1\n") + "run:\n  strategies: [independent, static]\n"
 
 
 def msrc_command() -> list[str]:
@@ -422,7 +424,7 @@ def test_a_sweep_copies_the_matching_points_of_another_sweep(baselines_file, bas
         BASELINES_YAML.replace("name: test-sweep", "name: other-sweep")
         .replace("values: [0.5, 1.8]", "values: [0.5, 1.0]")
         .replace("labels: [light, heavy]", "labels: [light, medium]")
-        .replace("  workers: 2\n", f"  workers: 2\n  reuse: [{baselines_embedded}]\n")
+        .replace("  workers: 1\n", f"  workers: 1\n  reuse: [{baselines_embedded}]\n")
     )
     out = tmp_path / "other.nc"
     done = run_msrc("solve", str(other), "-o", str(out))
@@ -457,7 +459,7 @@ def test_a_damaged_point_of_another_sweep_is_not_copied(baselines_file, baseline
     originals = copy_points(baselines_embedded, folder)
     (folder / originals[0].name).write_bytes(b"CDF\x01 truncated")
     other = tmp_path / "other.yaml"
-    other.write_text(BASELINES_YAML.replace("  workers: 2\n", f"  workers: 2\n  reuse: [{source}]\n"))
+    other.write_text(BASELINES_YAML.replace("  workers: 1\n", f"  workers: 1\n  reuse: [{source}]\n"))
     out = tmp_path / "other.nc"
     done = run_msrc("solve", str(other), "-o", str(out))
     assert done.returncode == 0, done.stderr
