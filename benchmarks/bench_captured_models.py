@@ -43,10 +43,13 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 def capture(folder: Path, scenario: Path, hours: float, overrides: list[str]) -> None:
     """Run msrc on ``scenario`` and write each Stage-1 started MIP and radio LP it solves into ``folder``."""
+    from bench_outage import set_options
+
     from msrc_model.cli import app
     from msrc_model.problems import solve as solve_module
 
@@ -74,7 +77,7 @@ def capture(folder: Path, scenario: Path, hours: float, overrides: list[str]) ->
     arguments = [
         "solve", str(scenario), "-o", str(folder / "run.nc"),
         "--set", "run.strategies=[msrc]", "--set", f"controller.max_duration_h={hours}",
-        *[arg for item in overrides for arg in ("--set", item)],
+        *set_options(overrides),
     ]
     try:
         app(arguments, standalone_mode=False)
