@@ -695,7 +695,7 @@ class MSRCController:
                     data.pair_user.values, data.pair_site.values, self.world.class_critical[self.world.user_class[part.region.users]],
                     self.carrier_cost_kw,
                 )
-                if kept is not on:  # a carrier given back transmits too: the rates again
+                if not np.array_equal(kept, on):  # a carrier given back transmits too: the rates again
                     on, rates = kept, exact_rates(kept)
                 exact_state(rates)
             fixed_on = xr.DataArray(on[:, :, None].astype(float), dims=("site", "band", "time"), coords=band_on.upper.coords)
