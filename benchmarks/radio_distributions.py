@@ -44,9 +44,8 @@ def main() -> None:
         strongest = np.argmax(rx_dbm, axis=1)  # per user and band
         users = np.arange(inputs.sizes["user"])
         coupling.append(inputs.tx_power_dbm.values[None, :] - np.take_along_axis(rx_dbm, strongest[:, None, :], axis=1)[:, 0, :])
-        total = channel.interference_mw(every)
-        first = channel.sinr_db(users, inputs.ranked_site.values[:, 0], every, total)
-        second = channel.sinr_db(users, inputs.ranked_site.values[:, 1], every, total)
+        first = channel.sinr_db(users, inputs.ranked_site.values[:, 0], every)
+        second = channel.sinr_db(users, inputs.ranked_site.values[:, 1], every)
         sinr_first.append(first)
         sinr_second.append(second)
     bands = [str(b) for b in inputs.band.values]

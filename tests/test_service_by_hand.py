@@ -59,6 +59,31 @@ def four_site_channel() -> RadioChannel:
 MIXED = np.array([[True, True], [True, False], [False, True], [False, True]])
 
 
+def test_a_weak_interference_under_a_strong_server_keeps_its_digits():
+    """Eq. 7's interference is added up from the other sites, not taken as a total less the server's power.
+
+    A server received at 1e9 mW over interference of 3e-6 mW and noise of 1e-6 mW: the SINR is 2.5e14
+    (143.98 dB). As ``(1e9 + 3e-6) - 1e9`` the interference comes out as a whole number of 1.2e-7 mW
+    steps (2.98e-6, 0.7 % off), and a last-bit difference in the total moves it by a whole step.
+    """
+    channel = RadioChannel(
+        ranked_site=np.array([[0, 1, 2]]),
+        ranked_rx_mw=np.array([[[1e9], [2e-6], [1e-6]]]),
+        residual_mw=np.zeros((1, 1)),
+        noise_mw=np.array([1e-6]),
+        bandwidth_mhz=np.array([10.0]),
+        capacity_mbps=np.array([50.0]),
+        sinr_min_db=-6.0,
+        n_site=3,
+    )
+    every = np.ones((3, 1), dtype=bool)
+    np.testing.assert_allclose(channel.interference_at_mw(np.array([0]), np.array([0]), every), [[3e-6]], rtol=1e-14)
+    np.testing.assert_allclose(channel.sinr_db(np.array([0]), np.array([0]), every), [[db(1e9 / 4e-6)]], rtol=1e-14)
+    # one silent neighbour: only the other one is left
+    sinr = channel.sinr_db(np.array([0]), np.array([0]), every, silent=np.array([1]))
+    np.testing.assert_allclose(sinr, [[db(1e9 / 2e-6)]], rtol=1e-14)
+
+
 def test_interference_signal_and_sinr_by_hand():
     channel = four_site_channel()
     # every transmitting ranked site plus the residual:
@@ -92,14 +117,12 @@ def test_interference_signal_and_sinr_by_hand():
     ]
     np.testing.assert_allclose(sinr, [[db(x) for x in row] for row in expected], rtol=1e-12)
 
-    # a given total is used as is (here: every site on), and interference never goes below 0
+    # interference seen by a user is the transmitting sites other than its server, whatever else transmits
     every = np.ones((4, 2), dtype=bool)
-    total_every = channel.interference_mw(every)
-    np.testing.assert_allclose(total_every[0], [40 + 8 + 4 + 1, 12 + 3 + 0.5 + 0.5])
-    sinr = channel.sinr_db(np.array([0]), np.array([0]), MIXED, total_mw=total_every)
-    np.testing.assert_allclose(sinr, [[db(40 / 14), db(12 / 4.5)]], rtol=1e-12)
-    sinr = channel.sinr_db(np.array([0]), np.array([0]), MIXED, total_mw=np.zeros((3, 2)))
-    np.testing.assert_allclose(sinr, [[db(40 / 1), db(12 / 0.5)]], rtol=1e-12)  # signal over noise alone
+    np.testing.assert_allclose(channel.interference_mw(every)[0], [40 + 8 + 4 + 1, 12 + 3 + 0.5 + 0.5])
+    np.testing.assert_allclose(channel.interference_at_mw(np.array([0]), np.array([0]), every), [[8 + 4 + 1, 3 + 0.5 + 0.5]], rtol=1e-12)
+    sinr = channel.sinr_db(np.array([0]), np.array([0]), every)
+    np.testing.assert_allclose(sinr, [[db(40 / (1 + 13)), db(12 / (0.5 + 4))]], rtol=1e-12)
 
     # a site the user does not hear, or none: -inf, quietly
     with warnings.catch_warnings():

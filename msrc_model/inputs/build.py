@@ -208,8 +208,10 @@ def user_site_channel(
     radio_cfg = scenario.radio
     bands = scenario.bands.table
     n_users, n_sites = len(user_xy), len(site_xy)
-    # float32 halves the memory of the user x site matrices; dB values need no more
-    distance = geometry.pairwise_distances_m(user_xy, site_xy, dtype=np.float32)
+    # float64 throughout: numpy's float32 logarithms and powers give different last bits with and without
+    # AVX-512, and those bits reached the rates (received powers up to 1e-4 apart); float64 results rounded to
+    # float32 for storage are the same on either
+    distance = geometry.pairwise_distances_m(user_xy, site_xy)
     if radio_cfg.line_of_sight == "random":
         los = rng.random((n_users, n_sites)) < radio.uma_los_probability(distance)
     else:
@@ -227,13 +229,13 @@ def user_site_channel(
     n_bands = len(bands)
     rx_mw = np.empty((n_users, n_links, n_bands))
     path_loss = np.empty((n_users, k, n_bands), dtype=np.float32)
-    total_mw = np.empty((n_users, n_bands))
+    residual_mw = np.zeros((n_users, n_bands))
     order = None
     for b, band in enumerate(bands):  # a handful of bands; every user and site at once
         f_ghz = band.frequency_mhz / 1e3
         loss = radio.uma_path_loss_db(distance, f_ghz, h_bs, h_ut, los)
         loss += shadow_db
-        eirp_dbm = np.float32(band.tx_power_dbm + band.antenna_gain_dbi - band.feeder_loss_db)
+        eirp_dbm = band.tx_power_dbm + band.antenna_gain_dbi - band.feeder_loss_db
         received = radio.dbm_to_mw(eirp_dbm - loss)
         if order is None:
             # the n_links strongest sites on the reference band, strongest first
@@ -243,8 +245,10 @@ def user_site_channel(
                 top = np.tile(np.arange(n_sites), (n_users, 1))
             top_rx = received[rows, top]
             order = top[rows, np.argsort(-top_rx, axis=1, kind="stable")]
-        total_mw[:, b] = received.sum(axis=1)
         rx_mw[:, :, b] = received[rows, order]
+        if n_links < n_sites:  # the sites beyond the ranked ones, added up without the ranked ones
+            received[rows, order] = 0.0
+            residual_mw[:, b] = received.sum(axis=1)
         path_loss[:, :, b] = loss[rows, order[:, :k]]
 
     noise_mw = radio.dbm_to_mw(
@@ -252,13 +256,16 @@ def user_site_channel(
             np.array([b.bandwidth_mhz for b in bands]), radio_cfg.noise_psd_dbm_per_hz, radio_cfg.ue_noise_figure_db
         )
     )
-    # interference from sites beyond the ranked ones: always counted (they are assumed to transmit)
-    residual_mw = np.maximum(total_mw - rx_mw.sum(axis=1), 0.0) if n_links < n_sites else np.zeros_like(total_mw)
+    # interference from sites beyond the ranked ones: always counted (they are assumed to transmit).
+    # Sums of the weaker and of the other sites are built from positive terms, never as a total less the
+    # stronger ones, which keeps only the leading digits of a weak interference under a strong server
     candidate_rx = rx_mw[:, :k]
-    stronger_and_self = np.cumsum(candidate_rx, axis=1)
-    weaker_mw = np.maximum(total_mw[:, None, :] - stronger_and_self, 0.0)
+    zero = np.zeros((n_users, 1, n_bands))
+    weaker_ranked = np.concatenate([np.cumsum(rx_mw[:, :0:-1], axis=1)[:, ::-1], zero], axis=1)  # sites ranked after each
+    stronger_ranked = np.concatenate([zero, np.cumsum(rx_mw[:, :-1], axis=1)], axis=1)  # sites ranked before each
+    weaker_mw = weaker_ranked[:, :k] + residual_mw[:, None, :]
     sinr_db = radio.linear_to_db(candidate_rx / (noise_mw + weaker_mw))
-    others_mw = np.maximum(total_mw[:, None, :] - candidate_rx, 0.0)
+    others_mw = stronger_ranked[:, :k] + weaker_mw
     sinr_all_db = radio.linear_to_db(candidate_rx / (noise_mw + others_mw))
     order_k = order[:, :k]
 

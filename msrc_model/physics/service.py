@@ -135,33 +135,41 @@ class RadioChannel:
         found = match.any(axis=1) & (site >= 0)
         return np.where(found[:, None], self.ranked_rx_mw[user, rank], 0.0)
 
+    def interference_at_mw(self, user: np.ndarray, site: np.ndarray, transmitting: np.ndarray, silent: np.ndarray | None = None) -> np.ndarray:
+        """(n, band) mW each given user receives from the transmitting sites other than its server ``site``, plus the residual.
+
+        The server's own carrier never counts, whether it is on or not; ``silent`` (n,) names, per row, one
+        more site taken as silent (e.g. a neighbour asleep), -1 for none. The powers are added rank by rank,
+        never taken as a total less the server's: under a strong server that difference kept only the
+        leading digits of the interference, and which digits depended on the machine's vector unit.
+        """
+        user = np.asarray(user, dtype=np.int64)
+        site = np.asarray(site, dtype=np.int64)
+        on = np.asarray(transmitting, dtype=bool)
+        ranked = self.ranked_site[user]
+        others = self.residual_mw[user].copy()
+        for rank in range(ranked.shape[1]):  # the ranked sites of every user at once, strongest first
+            other = ranked[:, rank]
+            counted = on[other] & (other != site)[:, None]
+            if silent is not None:
+                counted &= (other != np.asarray(silent, dtype=np.int64))[:, None]
+            others += np.where(counted, self.ranked_rx_mw[user, rank], 0.0)
+        return others
+
     def sinr_db(
         self,
         user: np.ndarray,
         site: np.ndarray,
         transmitting: np.ndarray,
-        total_mw: np.ndarray | None = None,
         silent: np.ndarray | None = None,
     ) -> np.ndarray:
         """(n, band) Eq. 7 SINR (dB) of each given user served by the given site; -inf where the site is -1.
 
-        The server's own carrier never counts as interference, whether it is on
-        or not. ``silent`` (n,) names, per row, one more site taken as silent
-        (e.g. a neighbour asleep), -1 for none.
+        The interference is :meth:`interference_at_mw` (the server's own carrier never counts, whether it
+        is on or not; ``silent`` names one more silent site per row, -1 for none).
         """
-        user = np.asarray(user, dtype=np.int64)
-        site = np.asarray(site, dtype=np.int64)
-        on = np.asarray(transmitting, dtype=bool)
-        total = self.interference_mw(on) if total_mw is None else total_mw
         signal = self.signal_mw(user, site)
-        own = signal * on[np.maximum(site, 0)]
-        interference = total[user] - own
-        if silent is not None:
-            silent = np.asarray(silent, dtype=np.int64)
-            quiet = silent != site
-            interference = interference - np.where(quiet[:, None], self.signal_mw(user, silent) * on[np.maximum(silent, 0)], 0.0)
-        interference = np.maximum(interference, 0.0)
-        return _db(signal / (self.noise_mw + interference))
+        return _db(signal / (self.noise_mw + self.interference_at_mw(user, site, transmitting, silent)))
 
     def spectral_efficiency(self, sinr_db: np.ndarray) -> np.ndarray:
         """log2(1 + SINR) in bit/s/Hz, 0 below Gamma_min (Eq. 8 with the decoding threshold of Eq. 6)."""
@@ -316,8 +324,7 @@ def best_servers(channel: RadioChannel, pair_user: np.ndarray, pair_site: np.nda
     n_user = channel.n_user
     if len(pair_user) == 0:
         return np.full(n_user, -1), np.full(n_user, -np.inf)
-    total = channel.interference_mw(transmitting)
-    sinr = channel.sinr_db(pair_user, pair_site, transmitting, total)
+    sinr = channel.sinr_db(pair_user, pair_site, transmitting)
     sinr = np.where(np.asarray(transmitting, dtype=bool)[pair_site], sinr, -np.inf).max(axis=1)
     best = np.full(n_user, -np.inf)
     np.maximum.at(best, pair_user, sinr)
