@@ -24,7 +24,10 @@ when the radio problem's second LP began to use the rates of the carriers it kee
 unreachable got a carrier back: msrc's service continuity 99.60 -> 99.65 % and 99.59 -> 99.61 %, mean served share 0.63 -> 0.68 and
 0.696 -> 0.714. When the inputs became float64 and the interference a sum of positive terms (the same
 results with numpy's AVX-512 code and without it, the last test here) the three still matched to 1e-6
-and were not recorded again; before, msrc-30min.json failed on a machine with AVX-512. A change that alters what the simulator,
+and were not recorded again; before, msrc-30min.json failed on a machine with AVX-512. msrc-30min.json was
+recorded again when the radio LP lost its per-pair rows chi <= z (implied by the band budget) and its tangent
+cuts began to read the served ratio through one variable per user: the same LP, another vertex of its optimum
+(msrc's mean served share 0.7142 -> 0.7101, service continuity 0.99611 -> 0.99605; small.json unchanged). A change that alters what the simulator,
 the controller or the plan decide shows up here. Runs are compared to solver tolerance: floats to 1e-6
 relative, counts exactly.
 """

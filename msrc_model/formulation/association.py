@@ -101,8 +101,7 @@ def add_association(
     # chi <= x needs no row of its own: r_p <= D_u x_p (below) zeroes every chi of an unused pair
     z = ctx.variables["band_on"]
     ctx.add_constraints("eq8_band_budget", total_by(chi, site_label, sites) - z <= 0)
-    # implied by the budget, stated per pair to tighten the LP relaxation (facility-location style)
-    ctx.add_constraints("eq8_share_needs_band", chi - pick(z, "site", pair_site) <= 0)
+    # chi <= z per pair needs no row either: the budget implies it, the shares being >= 0
 
     if band_share_mask is None:
         traffic = rate * chi  # Mbit/s per pair and band

@@ -52,6 +52,7 @@ QUANTITIES: dict[str, tuple[str, str]] = {
     "eq26_min_remaining_time": ("h", "least remaining battery time over sites (Eq. 26)"),
     "eq26_min_remaining_time_h": ("h", "least remaining battery time over sites (Eq. 26)"),
     "eq27_utility": ("1", "log utility phi_u of the served ratio (Eq. 27)"),
+    "eq27_served_ratio": ("1", "served ratio r_u / D_u of a user, summed over its pairs (Eq. 27)"),
     "v2g_cost": ("currency", "cost of the V2G energy at the Eq. 16 price"),
 }
 
