@@ -17,9 +17,11 @@ mode_switching
 
 from __future__ import annotations
 
-import numpy as np
+import math
+
 import xarray as xr
 
+from ..physics import numeric
 from ..physics import battery_floor_kwh, peak_supply_kw, v2g_cost_scale_per_h
 from .context import Context, pick, total_by, with_block_semantics
 from .linearise import add_tangent_cuts
@@ -133,10 +135,10 @@ def add_eq27_log_utility(ctx: Context, breakpoints=None):
     # (on models/msrc.yaml's radio LP: 198 non-zeros per user become 45, and HiGHS's presolve has less to read)
     ratio = ctx.add_variables("eq27_served_ratio", ("user", t), lower=0.0)
     ctx.add_constraints("eq27_served_ratio_definition", ratio - served == 0)
-    phi = ctx.add_variables("eq27_utility", ("user", t), lower=0.0, upper=float(np.log(2.0)))
-    add_tangent_cuts(ctx.model, phi, ratio, breakpoints, np.log1p, lambda s: 1.0 / (1.0 + s), ctx.name("eq27_tangent_cuts"))
+    phi = ctx.add_variables("eq27_utility", ("user", t), lower=0.0, upper=math.log(2.0))
+    add_tangent_cuts(ctx.model, phi, ratio, breakpoints, numeric.log1p, lambda s: 1.0 / (1.0 + s), ctx.name("eq27_tangent_cuts"))
     weight = data.user_weight.where(demand > 0, 0.0)
-    value = (weight * phi).sum() / (float(weight.sum()) * np.log(2.0) * data.sizes[t])
+    value = (weight * phi).sum() / (float(weight.sum()) * math.log(2.0) * data.sizes[t])
     ctx.expressions["eq27_utility"] = value
     return value
 

@@ -41,6 +41,7 @@ from . import geometry, radio
 from ..config.errors import Issue, ScenarioError
 from ..config.loader import scenario_to_yaml
 from ..config.scenario import ConstantDemand, Scenario
+from ..physics import numeric
 
 CANDIDATE_SITES_PER_USER = 8
 """Sites ranked below this many stronger sites at a user are not candidate servers."""
@@ -99,7 +100,7 @@ def _band_variables(scenario: Scenario) -> dict[str, xr.Variable]:
     reach_m = radio.link_budget_reach_m(
         eirp_dbm, frequency_ghz, noise_dbm, radio_cfg.sinr_min_db, scenario.network.bs_height_m, radio_cfg.ue_height_m
     )
-    tx_power_w = 10 ** ((np.array([b.tx_power_dbm for b in bands]) - 30) / 10)
+    tx_power_w = numeric.db_to_linear(np.array([b.tx_power_dbm for b in bands]) - 30.0)
     out = {
         "frequency_mhz": _var("band", frequency_ghz * 1e3, "MHz", "carrier frequency"),
         "bandwidth_mhz": _var("band", bandwidth_mhz, "MHz", "channel bandwidth B^(b) (Eq. 8)"),
@@ -163,7 +164,7 @@ def draw_users(scenario: Scenario, rng: np.random.Generator, centre_m: np.ndarra
     mu = np.array([0.0 if isinstance(c.demand, ConstantDemand) else c.demand.mu for c in classes])
     sigma = np.array([0.0 if isinstance(c.demand, ConstantDemand) else c.demand.sigma for c in classes])
     z = rng.standard_normal(n)
-    demand = np.where(is_constant[user_class], rate[user_class], np.exp(mu[user_class] + sigma[user_class] * z))
+    demand = np.where(is_constant[user_class], rate[user_class], numeric.exp(mu[user_class] + sigma[user_class] * z))
     demand = demand * traffic.load
     min_fraction = np.array([c.min_rate_fraction for c in classes])
     weight = np.array([c.weight for c in classes])

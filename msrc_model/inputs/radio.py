@@ -18,6 +18,7 @@ import math
 import numpy as np
 import numpy.typing as npt
 
+from ..physics import numeric
 from ..physics.service import shannon_spectral_efficiency
 
 __all__ = [
@@ -126,17 +127,15 @@ def _uma_path_loss_db(
 
     breakpoint_m = uma_breakpoint_distance_m(frequency, bs_height, ue_height)
     height_difference_sq = (bs_height - ue_height) ** 2
-    frequency_term_db = 20.0 * np.log10(frequency)
+    frequency_term_db = 20.0 * numeric.log10(frequency)
     near_offset_db = (28.0 + frequency_term_db).astype(dtype)
     far_offset_db = (
-        28.0 + frequency_term_db - 9.0 * np.log10(breakpoint_m**2 + height_difference_sq)
+        28.0 + frequency_term_db - 9.0 * numeric.log10(breakpoint_m**2 + height_difference_sq)
     ).astype(dtype)
 
     distance_2d = np.maximum(np.asarray(distance_2d_m, dtype=dtype), dtype.type(MIN_DISTANCE_2D_M))
     # log10(d_3D) = 0.5 * log10(d_2D^2 + (h_BS - h_UT)^2)
-    log_distance_3d = dtype.type(0.5) * np.log10(
-        np.square(distance_2d) + height_difference_sq.astype(dtype)
-    )
+    log_distance_3d = (dtype.type(0.5) * numeric.log10(np.square(distance_2d) + height_difference_sq.astype(dtype))).astype(dtype)
 
     before_breakpoint = distance_2d <= breakpoint_m.astype(dtype)
     path_loss_db = np.where(
@@ -270,7 +269,7 @@ def uma_los_probability(distance_2d_m: ArrayLike) -> FloatArray:
     distance_2d = _as_float(distance_2d_m)
     beyond = np.maximum(distance_2d, LOS_PROBABILITY_NEAR_M)
     near_ratio = LOS_PROBABILITY_NEAR_M / beyond
-    probability = near_ratio + np.exp(-beyond / LOS_PROBABILITY_DECAY_M) * (1.0 - near_ratio)
+    probability = near_ratio + numeric.exp(-beyond / LOS_PROBABILITY_DECAY_M) * (1.0 - near_ratio)
     return np.asarray(np.where(distance_2d <= LOS_PROBABILITY_NEAR_M, 1.0, probability))
 
 
@@ -300,7 +299,7 @@ def thermal_noise_dbm(
     bandwidth = _as_float(bandwidth_mhz)
     _require_positive("bandwidth_mhz", bandwidth)
     return np.asarray(
-        _as_float(noise_psd_dbm_per_hz) + 10.0 * np.log10(bandwidth * 1e6) + _as_float(noise_figure_db)
+        _as_float(noise_psd_dbm_per_hz) + 10.0 * numeric.log10(bandwidth * 1e6) + _as_float(noise_figure_db)
     )
 
 
@@ -317,7 +316,7 @@ def db_to_linear(x_db: ArrayLike) -> FloatArray:
     numpy.ndarray
         Dimensionless linear ratio.
     """
-    return np.asarray(np.power(10.0, _as_float(x_db) / 10.0))
+    return numeric.db_to_linear(x_db)
 
 
 def linear_to_db(x: ArrayLike) -> FloatArray:
@@ -333,8 +332,7 @@ def linear_to_db(x: ArrayLike) -> FloatArray:
     numpy.ndarray
         Value in dB; 0 gives ``-inf`` without a runtime warning.
     """
-    with np.errstate(divide="ignore"):
-        return np.asarray(10.0 * np.log10(_as_float(x)))
+    return numeric.linear_to_db(x)
 
 
 def dbm_to_mw(power_dbm: ArrayLike) -> FloatArray:
@@ -444,10 +442,10 @@ def link_budget_reach_m(
     iterations = max(1, math.ceil(math.log2(max(log_span, 1e-12) * upper_limit_m / tolerance_m)))
     for _ in range(iterations):
         log_mid = 0.5 * (log_low + log_high)
-        mid_closes = closes(np.exp(log_mid))
+        mid_closes = closes(numeric.exp(log_mid))
         log_low = np.where(mid_closes, log_mid, log_low)
         log_high = np.where(mid_closes, log_high, log_mid)
 
-    reach_m = np.where(closes_at_max, upper_limit_m, np.where(closes_at_min, np.exp(log_low), 0.0))
+    reach_m = np.where(closes_at_max, upper_limit_m, np.where(closes_at_min, numeric.exp(log_low), 0.0))
     undefined = np.isnan(allowed_path_loss_db + frequency + bs_height + ue_height)
     return np.asarray(np.where(undefined, np.nan, reach_m))

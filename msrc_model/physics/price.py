@@ -14,6 +14,8 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
+from .numeric import exp
+
 
 def remaining_time_h(usable_kwh, load_kw, min_load_kw: float = 1e-3):
     """Hours the usable battery energy lasts at ``load_kw`` (the load taken as at least ``min_load_kw``)."""
@@ -25,7 +27,7 @@ def v2g_price_per_kwh(data: xr.Dataset, remaining_h):
     base = float(data.price_base_per_kwh)
     alpha = float(data.price_urgency_alpha)
     tau_h = float(data.price_urgency_tau_h)
-    return base * (1.0 + alpha * np.exp(-remaining_h / tau_h))
+    return base * (1.0 + alpha * exp(-remaining_h / tau_h))
 
 
 def v2g_cost_scale_per_h(data: xr.Dataset) -> float:

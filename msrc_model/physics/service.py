@@ -41,6 +41,7 @@ import xarray as xr
 from scipy import sparse
 
 from .modes import awake
+from .numeric import db_to_linear, linear_to_db
 
 
 def shannon_spectral_efficiency(sinr_db: npt.ArrayLike) -> np.ndarray:
@@ -54,12 +55,11 @@ def shannon_spectral_efficiency(sinr_db: npt.ArrayLike) -> np.ndarray:
 
 
 def _mw(dbm: np.ndarray) -> np.ndarray:
-    return np.power(10.0, np.asarray(dbm, dtype=float) / 10.0)
+    return db_to_linear(dbm)
 
 
 def _db(ratio: np.ndarray) -> np.ndarray:
-    with np.errstate(divide="ignore"):
-        return 10.0 * np.log10(ratio)
+    return linear_to_db(ratio)
 
 
 @dataclass(frozen=True)
@@ -135,26 +135,44 @@ class RadioChannel:
         found = match.any(axis=1) & (site >= 0)
         return np.where(found[:, None], self.ranked_rx_mw[user, rank], 0.0)
 
+    @cached_property
+    def _rx_by_band(self) -> list[np.ndarray]:
+        """Per band, the (user, site_rank) mW received, each row contiguous."""
+        return [np.ascontiguousarray(self.ranked_rx_mw[:, :, b]) for b in range(self.ranked_rx_mw.shape[2])]
+
     def interference_at_mw(self, user: np.ndarray, site: np.ndarray, transmitting: np.ndarray, silent: np.ndarray | None = None) -> np.ndarray:
         """(n, band) mW each given user receives from the transmitting sites other than its server ``site``, plus the residual.
 
         The server's own carrier never counts, whether it is on or not; ``silent`` (n,) names, per row, one
-        more site taken as silent (e.g. a neighbour asleep), -1 for none. The powers are added rank by rank,
-        never taken as a total less the server's: under a strong server that difference kept only the
-        leading digits of the interference, and which digits depended on the machine's vector unit.
+        more site taken as silent (e.g. a neighbour asleep), -1 for none. The powers of the other ranked
+        sites are added up, never taken as a total less the server's: under a strong server that difference
+        kept only the leading digits of the interference, and which digits depended on the machine's vector unit.
         """
+        return self._signal_and_interference_mw(user, site, transmitting, silent)[1]
+
+    def _signal_and_interference_mw(
+        self, user: np.ndarray, site: np.ndarray, transmitting: np.ndarray, silent: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(:meth:`signal_mw`, :meth:`interference_at_mw`), from one look-up of the users' ranked sites."""
         user = np.asarray(user, dtype=np.int64)
         site = np.asarray(site, dtype=np.int64)
         on = np.asarray(transmitting, dtype=bool)
         ranked = self.ranked_site[user]
-        others = self.residual_mw[user].copy()
-        for rank in range(ranked.shape[1]):  # the ranked sites of every user at once, strongest first
-            other = ranked[:, rank]
-            counted = on[other] & (other != site)[:, None]
-            if silent is not None:
-                counted &= (other != np.asarray(silent, dtype=np.int64))[:, None]
-            others += np.where(counted, self.ranked_rx_mw[user, rank], 0.0)
-        return others
+        server = ranked == site[:, None]  # (n, site_rank); at most one rank per site
+        found = server.any(axis=1) & (site >= 0)
+        at = user * ranked.shape[1] + np.argmax(server, axis=1)  # the server's entry in a band's (user, site_rank) powers
+        other = ~server
+        if silent is not None:
+            other &= ranked != np.asarray(silent, dtype=np.int64)[:, None]
+        signal = np.empty((len(user), len(self._rx_by_band)))
+        interference = np.empty_like(signal)
+        for b, received in enumerate(self._rx_by_band):  # a handful of bands
+            signal[:, b] = np.where(found, received.ravel()[at], 0.0)
+            on_band = np.ascontiguousarray(on[:, b])
+            for rows in _row_blocks(len(user)):  # blocks of rows small enough for the cache, each vectorised
+                heard = other[rows] & on_band[ranked[rows]]
+                interference[rows, b] = np.where(heard, received[user[rows]], 0.0).sum(axis=1)
+        return signal, interference + self.residual_mw[user]
 
     def sinr_db(
         self,
@@ -168,12 +186,20 @@ class RadioChannel:
         The interference is :meth:`interference_at_mw` (the server's own carrier never counts, whether it
         is on or not; ``silent`` names one more silent site per row, -1 for none).
         """
-        signal = self.signal_mw(user, site)
-        return _db(signal / (self.noise_mw + self.interference_at_mw(user, site, transmitting, silent)))
+        signal, interference = self._signal_and_interference_mw(user, site, transmitting, silent)
+        return _db(signal / (self.noise_mw + interference))
 
     def spectral_efficiency(self, sinr_db: np.ndarray) -> np.ndarray:
         """log2(1 + SINR) in bit/s/Hz, 0 below Gamma_min (Eq. 8 with the decoding threshold of Eq. 6)."""
         return np.where(sinr_db >= self.sinr_min_db, shannon_spectral_efficiency(sinr_db), 0.0)
+
+
+# rows per block of the interference sums: (rows x site_rank) temporaries that stay in the cache
+_ROW_BLOCK = 4096
+
+
+def _row_blocks(n: int) -> list[slice]:
+    return [slice(start, min(start + _ROW_BLOCK, n)) for start in range(0, n, _ROW_BLOCK)]
 
 
 def transmitting_carriers(mode: np.ndarray, band_on: np.ndarray) -> np.ndarray:

@@ -62,6 +62,7 @@ from ..config.scenario import Scenario
 from ..formulation import model_data, with_block_semantics
 from ..formulation.regions import Region, cluster_regions, select_region
 from ..formulation.site_level import site_level_data
+from ..physics import numeric
 from ..physics import ASSISTED, DARK, HELPING, NORMAL, SLEEP, awake, band_power_coefficients, needs_helper, peak_supply_kw, v2g_cost_scale_per_h
 from ..problems.solve import STARTED_MIP_OPTIONS, SolveReport, highs_options
 from ..problems.stages import DispatchProblem, RadioProblem, Stage1Problem, build_stage1
@@ -252,7 +253,7 @@ class MSRCController:
         ends = starts + np.atleast_1d(self.data1.time_step_h.values)
         mu = max(self.ev_mean_stay_h, 1e-9)
         # parked EVs stay on average mu more hours (exponential stays are memoryless)
-        stay = mu * (np.exp(-starts / mu) - np.exp(-ends / mu)) / (ends - starts)  # mean presence over each block
+        stay = mu * (numeric.exp(-starts / mu) - numeric.exp(-ends / mu)) / (ends - starts)  # mean presence over each block
         evs = w.evs
         usable = np.where(state.parked, evs.usable_kwh(state.ev_kwh), 0.0)
         count_now = np.bincount(evs.site, weights=state.parked.astype(float), minlength=w.n_site)
@@ -260,7 +261,7 @@ class MSRCController:
         # arrivals expected at the known rate until the arrival window closes
         window_left_h = max(self.ev_window_h - now_h, 0.0)
         arrived_by_end = self.ev_rate_per_h * np.minimum(window_left_h, ends)
-        present_new = self.ev_rate_per_h * mu * (1.0 - np.exp(-np.minimum(ends, window_left_h) / mu))
+        present_new = self.ev_rate_per_h * mu * (1.0 - numeric.exp(-np.minimum(ends, window_left_h) / mu))
         count = count_now[:, None] * stay[None, :] + present_new[None, :]
         power = np.minimum(evs.v2x_limit_kw, evs.max_bus_kw * count)
         energy = energy_now[:, None] + arrived_by_end[None, :] * self.ev_mean_usable_kwh

@@ -194,7 +194,7 @@ def static_min_max_life(world: World, cooperate: bool = True) -> tuple[np.ndarra
                         trial_band_on[site] = world.mode_carriers(trial_mode)[site]
                         trial_band_on[helpers, widest] = True  # Eq. 5: a helper keeps its widest-reaching band
                         result = trial(trial_mode, trial_links, trial_band_on, np.r_[site, helpers])
-                        if pick is None or result[0] > pick[0][0]:
+                        if pick is None or _better(result[0], pick[0][0]):
                             pick = (result, arc)
                     chosen.append(int(pick[1]))
                     candidates.append(pick[0])
@@ -205,12 +205,26 @@ def static_min_max_life(world: World, cooperate: bool = True) -> tuple[np.ndarra
     return mode, links, band_on
 
 
+# lives (h) within this relative difference are a tie, won by the candidate tried first: a last-bit difference
+# in the physics (another order of additions) must not change the rule's choice
+LIFE_TIE_REL = 1e-9
+
+
+def _longer(life: float, than: float) -> bool:
+    return life > than + LIFE_TIE_REL * abs(than)
+
+
+def _better(score: tuple, than: tuple) -> bool:
+    """(-critical users lost, life) ``score`` beats ``than``: fewer users lost, else a life longer beyond a tie."""
+    return score[0] > than[0] or (score[0] == than[0] and _longer(score[1], than[1]))
+
+
 def _best_relief(candidates: list, shortest: float):
     """The candidate that lengthens the bottleneck's life most, loses no critical user and shortens no other site below it."""
     best = None
     for (lost, relieved), state in candidates:
         if lost == 0 and relieved > shortest + 1e-9 and state[3].min() >= shortest - 1e-9:
-            if best is None or relieved > best[0]:
+            if best is None or _longer(relieved, best[0]):
                 best = (relieved, state)
     return None if best is None else best[1]
 
