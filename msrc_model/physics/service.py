@@ -54,14 +54,6 @@ def shannon_spectral_efficiency(sinr_db: npt.ArrayLike) -> np.ndarray:
     return np.asarray(np.logaddexp2(0.0, sinr_log2))
 
 
-def _mw(dbm: np.ndarray) -> np.ndarray:
-    return db_to_linear(dbm)
-
-
-def _db(ratio: np.ndarray) -> np.ndarray:
-    return linear_to_db(ratio)
-
-
 @dataclass(frozen=True)
 class RadioChannel:
     """The received powers of one realisation and what Eqs. 7-9 need besides (numpy, per user, ranked site and band).
@@ -97,9 +89,9 @@ class RadioChannel:
     def from_data(cls, data: xr.Dataset) -> RadioChannel:
         return cls(
             ranked_site=data.ranked_site.values.astype(np.int64),
-            ranked_rx_mw=_mw(data.ranked_rx_dbm.values),
-            residual_mw=_mw(data.residual_interference_dbm.values),
-            noise_mw=_mw(data.noise_dbm.values),
+            ranked_rx_mw=db_to_linear(data.ranked_rx_dbm.values),
+            residual_mw=db_to_linear(data.residual_interference_dbm.values),
+            noise_mw=db_to_linear(data.noise_dbm.values),
             bandwidth_mhz=data.bandwidth_mhz.values.astype(float),
             capacity_mbps=data.capacity_mbps.values.astype(float),
             sinr_min_db=float(data.sinr_min_db),
@@ -187,7 +179,7 @@ class RadioChannel:
         is on or not; ``silent`` names one more silent site per row, -1 for none).
         """
         signal, interference = self._signal_and_interference_mw(user, site, transmitting, silent)
-        return _db(signal / (self.noise_mw + interference))
+        return linear_to_db(signal / (self.noise_mw + interference))
 
     def spectral_efficiency(self, sinr_db: np.ndarray) -> np.ndarray:
         """log2(1 + SINR) in bit/s/Hz, 0 below Gamma_min (Eq. 8 with the decoding threshold of Eq. 6)."""
