@@ -118,13 +118,16 @@ class RadioChannel:
         on = np.asarray(transmitting, dtype=float)
         return np.stack([matrix @ on[:, b] for b, matrix in enumerate(self.received_by_site)], axis=1) + self.residual_mw
 
+    def _server_rank(self, user: np.ndarray, site: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(users' ranked sites (n, site_rank), the server's entry among them, its rank, whether it is ranked and not -1)."""
+        ranked = self.ranked_site[user]
+        server = ranked == site[:, None]  # (n, site_rank); at most one rank per site
+        return ranked, server, np.argmax(server, axis=1), server.any(axis=1) & (site >= 0)
+
     def signal_mw(self, user: np.ndarray, site: np.ndarray) -> np.ndarray:
         """(n, band) mW each given user receives from the given site (0 when the site is -1 or not among its ranked sites)."""
         user = np.asarray(user, dtype=np.int64)
-        site = np.asarray(site, dtype=np.int64)
-        match = self.ranked_site[user] == site[:, None]  # (n, site_rank); at most one rank per site
-        rank = np.argmax(match, axis=1)
-        found = match.any(axis=1) & (site >= 0)
+        _, _, rank, found = self._server_rank(user, np.asarray(site, dtype=np.int64))
         return np.where(found[:, None], self.ranked_rx_mw[user, rank], 0.0)
 
     @cached_property
@@ -149,10 +152,8 @@ class RadioChannel:
         user = np.asarray(user, dtype=np.int64)
         site = np.asarray(site, dtype=np.int64)
         on = np.asarray(transmitting, dtype=bool)
-        ranked = self.ranked_site[user]
-        server = ranked == site[:, None]  # (n, site_rank); at most one rank per site
-        found = server.any(axis=1) & (site >= 0)
-        at = user * ranked.shape[1] + np.argmax(server, axis=1)  # the server's entry in a band's (user, site_rank) powers
+        ranked, server, rank, found = self._server_rank(user, site)
+        at = user * ranked.shape[1] + rank  # the server's entry in a band's (user, site_rank) powers
         other = ~server
         if silent is not None:
             other &= ranked != np.asarray(silent, dtype=np.int64)[:, None]
