@@ -21,8 +21,7 @@ import math
 
 import xarray as xr
 
-from ..physics import numeric
-from ..physics import battery_floor_kwh, peak_supply_kw, v2g_cost_scale_per_h
+from ..physics import battery_floor_kwh, numeric, peak_supply_kw, v2g_cost_scale_per_h
 from .context import Context, pick, total_by, with_block_semantics
 from .linearise import add_tangent_cuts
 

@@ -209,9 +209,9 @@ def user_site_channel(
     radio_cfg = scenario.radio
     bands = scenario.bands.table
     n_users, n_sites = len(user_xy), len(site_xy)
-    # float64 throughout: numpy's float32 logarithms and powers give different last bits with and without
-    # AVX-512, and those bits reached the rates (received powers up to 1e-4 apart); float64 results rounded to
-    # float32 for storage are the same on either
+    # float64 throughout, with the logarithms and powers of physics.numeric (stored float32 values are rounded
+    # from float64): numpy's float32 ones gave other last bits with AVX-512 than without, and those bits
+    # reached the rates (received powers up to 1e-4 apart)
     distance = geometry.pairwise_distances_m(user_xy, site_xy)
     if radio_cfg.line_of_sight == "random":
         los = rng.random((n_users, n_sites)) < radio.uma_los_probability(distance)

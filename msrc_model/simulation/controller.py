@@ -62,8 +62,7 @@ from ..config.scenario import Scenario
 from ..formulation import model_data, with_block_semantics
 from ..formulation.regions import Region, cluster_regions, select_region
 from ..formulation.site_level import site_level_data
-from ..physics import numeric
-from ..physics import ASSISTED, DARK, HELPING, NORMAL, SLEEP, awake, band_power_coefficients, needs_helper, peak_supply_kw, v2g_cost_scale_per_h
+from ..physics import ASSISTED, DARK, HELPING, NORMAL, SLEEP, awake, band_power_coefficients, needs_helper, numeric, peak_supply_kw, v2g_cost_scale_per_h
 from ..problems.solve import STARTED_MIP_OPTIONS, SolveReport, highs_options
 from ..problems.stages import DispatchProblem, RadioProblem, Stage1Problem, build_stage1
 from .simulator import Decision, SolverEvent, State, World
