@@ -19,6 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..physics import numeric
+from ..physics.numeric import db_to_linear, linear_to_db  # the dB conversions live in physics
 from ..physics.service import shannon_spectral_efficiency
 
 __all__ = [
@@ -301,38 +302,6 @@ def thermal_noise_dbm(
     return np.asarray(
         _as_float(noise_psd_dbm_per_hz) + 10.0 * numeric.log10(bandwidth * 1e6) + _as_float(noise_figure_db)
     )
-
-
-def db_to_linear(x_db: ArrayLike) -> FloatArray:
-    """Convert a value in dB to a linear ratio, ``10^(x / 10)``.
-
-    Parameters
-    ----------
-    x_db : array_like
-        Value in dB; ``-inf`` gives 0.
-
-    Returns
-    -------
-    numpy.ndarray
-        Dimensionless linear ratio.
-    """
-    return numeric.db_to_linear(x_db)
-
-
-def linear_to_db(x: ArrayLike) -> FloatArray:
-    """Convert a linear ratio to dB, ``10 log10(x)``.
-
-    Parameters
-    ----------
-    x : array_like
-        Dimensionless linear ratio (>= 0).
-
-    Returns
-    -------
-    numpy.ndarray
-        Value in dB; 0 gives ``-inf`` without a runtime warning.
-    """
-    return numeric.linear_to_db(x)
 
 
 def dbm_to_mw(power_dbm: ArrayLike) -> FloatArray:

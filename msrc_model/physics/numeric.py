@@ -35,11 +35,6 @@ def exp(x: Any) -> Any:
     return special.exp2(_float64(x) * _LOG2_E)
 
 
-def log(x: Any) -> Any:
-    """Natural logarithm, elementwise; 0 gives ``-inf``."""
-    return special.xlogy(1.0, _float64(x))
-
-
 def log1p(x: Any) -> Any:
     """``ln(1 + x)``, elementwise, exact for small ``x``."""
     return special.log1p(_float64(x))
